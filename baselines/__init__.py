@@ -1,0 +1,1 @@
+"""Clustering methods, one file each, registered with ``@register_method``. See ``_template.py``."""

@@ -1,0 +1,313 @@
+"""On-disk format: a directory of Parquet shards plus ``meta.json`` with content checksums.
+
+::
+
+    DATASET_DIR/
+      meta.json                 # format version, n_types, type names, metadata, shard list, sha256
+      events-00000.parquet      # columns: seq (int64, global sequence index), time (float64), type (int32)
+      sequences-00000.parquet   # columns: seq_id (string), t_end (float64, NaN = last event)
+      labels.parquet            # column: label (int64), only if the dataset has labels
+
+Each shard's sha256 covers its arrays; the dataset sha256 covers the shard hashes, the labels and
+the metadata. :func:`load_dataset` verifies it. Writes go to a temporary directory that is renamed
+into place, so a crash (or a full disk) never leaves a half-written dataset.
+
+Methods never read ``labels.parquet``: the harness's worker calls :func:`load_sequences`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .dataset import Dataset
+from .sequences import EventSequences
+
+FORMAT_VERSION = 1
+
+
+class DatasetIntegrityError(RuntimeError):
+    """A stored dataset is missing files, truncated or fails its checksum."""
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Recursively turn numpy values into JSON-serialisable Python values."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":")).encode()
+
+
+def _shard_hash(seqs: EventSequences) -> str:
+    h = hashlib.sha256()
+    for arr in (seqs.times, seqs.types, seqs.offsets):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(canonical_json([str(s) for s in seqs.seq_ids]))
+    if seqs.t_end is not None:
+        h.update(seqs.t_end.tobytes())
+    return h.hexdigest()
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write a file via a temporary file in the same directory and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic_json(path: Path, obj: Any) -> None:
+    write_atomic_bytes(Path(path), json.dumps(to_jsonable(obj), indent=2, sort_keys=True).encode())
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished temporary directory to ``final``, replacing an older one."""
+    final = Path(final)
+    if final.exists():
+        trash = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, trash)
+        os.replace(tmp, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+class DatasetWriter:
+    """Stream a dataset to disk shard by shard; ``close()`` writes meta.json and renames into place.
+
+    Use as a context manager; on an exception nothing is left at ``path``::
+
+        with DatasetWriter(path, n_types=5, meta=...) as w:
+            for shard in shards:
+                w.write_shard(shard)
+            w.set_labels(labels)
+    """
+
+    def __init__(self, path: Path, *, n_types: int, type_names=None,
+                 sequences_meta: dict | None = None, dataset_meta: dict | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                         dir=self.path.parent))
+        self.n_types = n_types
+        self.type_names = list(type_names) if type_names is not None else None
+        self.sequences_meta = dict(sequences_meta or {})
+        self.dataset_meta = dict(dataset_meta or {})
+        self.shards: list[dict[str, Any]] = []
+        self.n_sequences = 0
+        self.n_events = 0
+        self.labels: np.ndarray | None = None
+
+    def write_shard(self, seqs: EventSequences) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if seqs.n_types != self.n_types:
+            raise ValueError(f"shard has n_types={seqs.n_types}, expected {self.n_types}")
+        idx = len(self.shards)
+        seq = seqs.seq_index() + self.n_sequences
+        pq.write_table(pa.table({"seq": seq, "time": seqs.times, "type": seqs.types}),
+                       self.tmp / f"events-{idx:05d}.parquet")
+        t_end = seqs.t_end if seqs.t_end is not None else np.full(len(seqs), np.nan)
+        pq.write_table(pa.table({"seq_id": [str(s) for s in seqs.seq_ids], "t_end": t_end}),
+                       self.tmp / f"sequences-{idx:05d}.parquet")
+        self.shards.append({
+            "index": idx, "n_sequences": len(seqs), "n_events": seqs.n_events,
+            "first_sequence": self.n_sequences, "sha256": _shard_hash(seqs),
+            "has_t_end": seqs.t_end is not None,
+            "seq_id_kind": "int" if np.issubdtype(seqs.seq_ids.dtype, np.integer) else "str",
+            "allow_empty": seqs.allow_empty,
+        })
+        self.n_sequences += len(seqs)
+        self.n_events += seqs.n_events
+
+    def set_labels(self, labels: np.ndarray | None) -> None:
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+
+    def _sha(self) -> str:
+        h = hashlib.sha256()
+        for s in self.shards:
+            h.update(s["sha256"].encode())
+        if self.labels is not None:
+            h.update(self.labels.tobytes())
+        h.update(canonical_json([self.n_types, self.type_names, self.sequences_meta,
+                                 self.dataset_meta]))
+        return h.hexdigest()
+
+    def close(self) -> str:
+        """Finish: write labels and meta.json, move into place; return the sha256."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.labels is not None:
+            if len(self.labels) != self.n_sequences:
+                raise ValueError(f"{len(self.labels)} labels for {self.n_sequences} sequences")
+            pq.write_table(pa.table({"label": self.labels}), self.tmp / "labels.parquet")
+        sha = self._sha()
+        meta = {
+            "format_version": FORMAT_VERSION, "n_types": self.n_types,
+            "type_names": self.type_names, "n_sequences": self.n_sequences,
+            "n_events": self.n_events, "has_labels": self.labels is not None,
+            "shards": self.shards, "sequences_meta": self.sequences_meta,
+            "dataset_meta": self.dataset_meta, "sha256": sha,
+        }
+        write_atomic_json(self.tmp / "meta.json", meta)
+        replace_dir(self.tmp, self.path)
+        return sha
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def save_dataset(dataset: Dataset, path: Path) -> str:
+    """Write a dataset (one shard) atomically; return its sha256."""
+    seqs = dataset.sequences
+    with DatasetWriter(path, n_types=seqs.n_types, type_names=seqs.type_names,
+                       sequences_meta=seqs.meta, dataset_meta=dataset.meta) as w:
+        w.write_shard(seqs)
+        w.set_labels(dataset.labels)
+    return read_meta(path)["sha256"]
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    f = Path(path) / "meta.json"
+    if not f.exists():
+        raise DatasetIntegrityError(f"{path}: no meta.json (not a stored dataset, or incomplete)")
+    try:
+        meta = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise DatasetIntegrityError(f"{f}: malformed JSON ({e})") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DatasetIntegrityError(
+            f"{f}: format version {meta.get('format_version')}, expected {FORMAT_VERSION}")
+    return meta
+
+
+def _read_table(f: Path):
+    import pyarrow.parquet as pq
+
+    if not f.exists():
+        raise DatasetIntegrityError(f"{f}: missing")
+    try:
+        return pq.read_table(f)
+    except Exception as e:  # pyarrow raises several types for truncated files
+        raise DatasetIntegrityError(f"{f}: unreadable Parquet ({e})") from None
+
+
+def _read_shard(path: Path, meta: dict, shard: dict, verify: bool) -> EventSequences:
+    idx = shard["index"]
+    ev = _read_table(path / f"events-{idx:05d}.parquet")
+    sq = _read_table(path / f"sequences-{idx:05d}.parquet")
+    seq = ev.column("seq").to_numpy() - shard["first_sequence"]
+    n = shard["n_sequences"]
+    if len(seq) != shard["n_events"] or sq.num_rows != n:
+        raise DatasetIntegrityError(f"{path}: shard {idx} has the wrong number of rows (truncated?)")
+    lengths = np.bincount(seq, minlength=n) if len(seq) else np.zeros(n, np.int64)
+    ids = np.asarray(sq.column("seq_id").to_pylist(), dtype=object)
+    ids = ids.astype(np.int64) if shard["seq_id_kind"] == "int" else ids.astype(str)
+    t_end = sq.column("t_end").to_numpy() if shard["has_t_end"] else None
+    seqs = EventSequences(
+        ev.column("time").to_numpy(), ev.column("type").to_numpy(),
+        np.concatenate([[0], np.cumsum(lengths)]), meta["n_types"], seq_ids=ids,
+        type_names=meta["type_names"], t_end=t_end, meta=meta["sequences_meta"],
+        allow_empty=shard.get("allow_empty", False),
+    )
+    if verify and _shard_hash(seqs) != shard["sha256"]:
+        raise DatasetIntegrityError(f"{path}: shard {idx} fails its sha256 check (corrupt)")
+    return seqs
+
+
+def iter_shards(path: Path, verify: bool = True) -> Iterator[EventSequences]:
+    """Yield the stored sequences shard by shard (lazy; for datasets too big for memory)."""
+    path = Path(path)
+    meta = read_meta(path)
+    for shard in meta["shards"]:
+        yield _read_shard(path, meta, shard, verify)
+
+
+def concatenate(parts: list[EventSequences]) -> EventSequences:
+    """Concatenate sequences (metadata and type names from the first part)."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    offsets = [np.zeros(1, np.int64)]
+    base = 0
+    for p in parts:
+        offsets.append(p.offsets[1:] + base)
+        base += p.n_events
+    has_end = all(p.t_end is not None for p in parts)
+    return EventSequences(
+        np.concatenate([p.times for p in parts]), np.concatenate([p.types for p in parts]),
+        np.concatenate(offsets), first.n_types,
+        seq_ids=np.concatenate([p.seq_ids for p in parts]), type_names=first.type_names,
+        t_end=np.concatenate([p.t_end for p in parts]) if has_end else None,
+        meta=first.meta, allow_empty=any(p.allow_empty for p in parts),
+    )
+
+
+def load_sequences(path: Path, verify: bool = True) -> EventSequences:
+    """Load only the event sequences (no labels): what a method's worker reads."""
+    return concatenate(list(iter_shards(path, verify)))
+
+
+def load_labels(path: Path) -> np.ndarray | None:
+    meta = read_meta(path)
+    if not meta["has_labels"]:
+        return None
+    return _read_table(Path(path) / "labels.parquet").column("label").to_numpy()
+
+
+def load_dataset(path: Path, verify: bool = True) -> Dataset:
+    """Load a stored dataset and verify its sha256 (shards, labels and metadata)."""
+    path = Path(path)
+    meta = read_meta(path)
+    seqs = load_sequences(path, verify)
+    labels = load_labels(path)
+    if verify:
+        h = hashlib.sha256()
+        for s in meta["shards"]:
+            h.update(s["sha256"].encode())
+        if labels is not None:
+            h.update(np.asarray(labels, dtype=np.int64).tobytes())
+        h.update(canonical_json([meta["n_types"], meta["type_names"], meta["sequences_meta"],
+                                 meta["dataset_meta"]]))
+        if h.hexdigest() != meta["sha256"]:
+            raise DatasetIntegrityError(f"{path}: sha256 mismatch (labels or metadata changed)")
+    return Dataset(seqs, labels, meta["dataset_meta"])

@@ -1,0 +1,1 @@
+"""Synthetic datasets. Each module registers its datasets with ``@register_dataset``."""

@@ -1,0 +1,1 @@
+"""Real datasets and user data formats. Each module registers its datasets with ``@register_dataset``."""

@@ -74,7 +74,7 @@ def nmi(m: MetricInput) -> float | None:
     return float(normalized_mutual_info_score(m.labels_true, m.labels_pred))
 
 
-@register_metric("n_clusters", higher_is_better=True, description="number of clusters found")
+@register_metric("n_clusters", higher_is_better=None, description="number of clusters found")
 def n_clusters(m: MetricInput) -> float | None:
     if m.labels_pred is None:
         return None

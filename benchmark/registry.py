@@ -59,7 +59,7 @@ class DatasetSpec:
 class MetricSpec:
     name: str
     fn: Callable[..., float | None]
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: informational, not ranked or regressed
     description: str
 
 
@@ -101,7 +101,7 @@ def register_method(name: str) -> Callable[[type], type]:
     return deco
 
 
-def register_metric(name: str, *, higher_is_better: bool, description: str = "") -> Callable:
+def register_metric(name: str, *, higher_is_better: bool | None, description: str = "") -> Callable:
     def deco(fn: Callable[..., float | None]) -> Callable[..., float | None]:
         METRICS[name] = MetricSpec(name, fn, higher_is_better,
                                    description or (fn.__doc__ or "").strip().split("\n")[0])
@@ -118,7 +118,11 @@ def discover() -> None:
     global _discovered
     if _discovered:
         return
-    from . import metrics  # noqa: F401  (registers the metrics)
+    import benchmark
+
+    for info in sorted(pkgutil.iter_modules(benchmark.__path__), key=lambda m: m.name):
+        if info.name == "metrics" or info.name.startswith("metrics_"):
+            importlib.import_module(f"benchmark.{info.name}")  # registers metrics
 
     for pkg_name in PLUGIN_PACKAGES:
         pkg = importlib.import_module(pkg_name)

@@ -1,0 +1,316 @@
+"""Command line: ``python -m benchmark {list,run,evaluate,report,regress,generate,perf}``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .catalog import materialize, resolve_cache_dir, resolve_data_dir
+from .dataset import DatasetUnavailable
+from .registry import DATASETS, METHODS, METRICS, discover, get_dataset, get_method
+from .storage import load_labels, load_sequences, replace_dir, write_atomic_bytes
+
+DEFAULT_RESULTS = Path("results")
+LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
+CARDS_DIR = Path(__file__).resolve().parent.parent / "docs" / "datacards"
+
+
+def _dirs(args) -> tuple[Path | None, Path]:
+    return resolve_data_dir(args.data_dir), resolve_cache_dir(args.cache_dir)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="directory with real data files (env EVSEQ_DATA_DIR)")
+    p.add_argument("--cache-dir", help="generated/converted datasets (env EVSEQ_CACHE_DIR)")
+
+
+def _split(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out += [x for x in v.split(",") if x]
+    return out
+
+
+# ------------------------------------------------------------------------------------- list
+def _dataset_stats(name: str, data_dir, cache_dir) -> dict[str, Any]:
+    ddir = materialize(name, data_dir, cache_dir)
+    seqs = load_sequences(ddir)
+    stats = seqs.summary()
+    labels = load_labels(ddir)
+    if labels is not None:
+        vals, cnt = np.unique(labels, return_counts=True)
+        stats["label_distribution"] = {int(v): int(c) for v, c in zip(vals, cnt)}
+    return stats
+
+
+def _write_card(name: str, stats: dict[str, Any], paper: dict | None) -> Path:
+    card = CARDS_DIR / f"{name}.md"
+    lines = ["<!-- stats:begin (written by `python -m benchmark list --stats`) -->",
+             "| statistic | this suite | paper (Table 1) |", "|---|---|---|"]
+    for k, v in stats.items():
+        if k == "label_distribution":
+            continue
+        ref = (paper or {}).get(k, "")
+        lines.append(f"| {k} | {round(v, 3) if isinstance(v, float) else v} | {ref} |")
+    if "label_distribution" in stats:
+        lines.append(f"\nLabel distribution (label: sequences): {stats['label_distribution']}")
+    lines.append("<!-- stats:end -->")
+    block = "\n".join(lines)
+    text = card.read_text() if card.exists() else f"# Data card: {name}\n\n"
+    if "<!-- stats:begin" in text:
+        head, rest = text.split("<!-- stats:begin", 1)
+        tail = rest.split("<!-- stats:end -->", 1)[1] if "<!-- stats:end -->" in rest else ""
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    write_atomic_bytes(card, text.encode())
+    return card
+
+
+def cmd_list(args) -> int:
+    discover()
+    data_dir, cache_dir = _dirs(args)
+    print("Datasets:")
+    for name in sorted(DATASETS):
+        s = DATASETS[name]
+        k = s.n_clusters if s.n_clusters is not None else "-"
+        print(f"  {name:<20} {s.kind:<9} K={k!s:<3} {s.description}")
+        if args.stats:
+            if s.extra.get("heavy") and not args.include_heavy:
+                print("      (heavy dataset: pass --include-heavy to compute statistics)")
+                continue
+            try:
+                st = _dataset_stats(name, data_dir, cache_dir)
+            except DatasetUnavailable as e:
+                print(f"      unavailable: {e}")
+                continue
+            print("      " + ", ".join(f"{k}={round(v, 3) if isinstance(v, float) else v}"
+                                       for k, v in st.items()))
+            if args.write_cards:
+                _write_card(name, st, s.extra.get("paper_stats"))
+    print("Methods:")
+    for name in sorted(METHODS):
+        c = METHODS[name]
+        missing = c.missing_dependencies()
+        print(f"  {name:<20} outputs={','.join(c.outputs):<18} needs_K={c.needs_n_clusters!s:<5} "
+              f"requires={','.join(c.requires) or '-'}{' (MISSING: ' + ','.join(missing) + ')' if missing else ''}"
+              f"  {c.paper}")
+    print("Metrics:")
+    for name in sorted(METRICS):
+        m = METRICS[name]
+        d = {True: "higher is better", False: "lower is better", None: "informational"}[m.higher_is_better]
+        print(f"  {name:<20} {d:<17} {m.description}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- run
+def _parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise SystemExit(f"--param expects METHOD.NAME=VALUE, got {item!r}")
+        lhs, value = item.split("=", 1)
+        method, name = lhs.split(".", 1)
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(method, {})[name] = parsed
+    return out
+
+
+def default_datasets() -> list[str]:
+    """All registered datasets except heavy ones (the Huge set): what ``--all`` runs."""
+    discover()
+    return [n for n in sorted(DATASETS) if not DATASETS[n].extra.get("heavy")]
+
+
+def cmd_run(args) -> int:
+    from .evaluate import evaluate_runs
+    from .runner import clean_stale_tmp, plan_runs, run_plan
+
+    discover()
+    methods = _split(args.methods) or (sorted(METHODS) if args.all else [])
+    datasets = _split(args.datasets) or (default_datasets() if args.all else [])
+    if not methods or not datasets:
+        raise SystemExit("choose --all, or --methods and --datasets (see `python -m benchmark list`)")
+    for m in methods:
+        get_method(m)
+    for d in datasets:
+        get_dataset(d)
+    seeds = args.seeds if args.seeds is not None else ([0] if args.profile == "quick" else [0, 1, 2, 3, 4])
+    data_dir, cache_dir = _dirs(args)
+    results_dir = Path(args.results_dir)
+    clean_stale_tmp(results_dir)
+    plan = plan_runs(methods, datasets, seeds, args.profile, data_dir, cache_dir,
+                     probe=not args.no_probe, overrides=_parse_params(args.param))
+    records = run_plan(plan, results_dir, jobs=args.jobs, timeout_s=args.timeout,
+                       memory_mb=args.memory_mb, progress=not args.no_progress)
+    n_ok = sum(r["status"] == "ok" for r in records)
+    print(f"{n_ok}/{len(records)} runs ok, {len(plan.skipped)} skipped; results in {results_dir}")
+    if not args.no_evaluate:
+        evaluate_runs(results_dir, data_dir, cache_dir)
+        _print_summary(results_dir)
+    return 0 if n_ok == len(records) else 1
+
+
+def _print_summary(results_dir: Path) -> None:
+    from .evaluate import aggregate, collect
+
+    res = aggregate(collect(results_dir))
+    for metric in ("purity", "roc_auc", "wall_time_s"):
+        sub = res[res.metric == metric]
+        if len(sub):
+            table = sub.pivot(index="method", columns="dataset", values="mean")
+            print(f"\n{metric} (mean over seeds):\n{table.round(3).to_string()}")
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate_runs
+
+    data_dir, cache_dir = _dirs(args)
+    n = evaluate_runs(Path(args.results_dir), data_dir, cache_dir)
+    print(f"evaluated {n} run(s) in {args.results_dir}")
+    _print_summary(Path(args.results_dir))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    out = build_report(Path(args.results_dir), Path(args.out))
+    print(f"leaderboard written to {out}/ (README.md, index.html, results.csv, plots)")
+    return 0
+
+
+def cmd_regress(args) -> int:
+    from .evaluate import RESULT_COLUMNS, aggregate, collect
+    from .regress import regress
+
+    current = Path(args.current) if args.current else None
+    if current is None:
+        current = Path(args.results_dir) / "results.csv"
+        res = aggregate(collect(Path(args.results_dir)))
+        write_atomic_bytes(current, res[RESULT_COLUMNS].to_csv(index=False).encode())
+    regs, n = regress(Path(args.reference), current, abs_tol=args.tol, n_std=args.n_std,
+                      cost_factor=args.cost_factor, include_cost=not args.no_cost)
+    if n == 0:
+        print(f"nothing to compare between {args.reference} and {current}")
+        return 2
+    for r in regs:
+        print(f"REGRESSION  {r}")
+    print(f"{n} value(s) compared, {len(regs)} regression(s)")
+    return 1 if regs else 0
+
+
+def cmd_generate(args) -> int:
+    discover()
+    spec = get_dataset(args.name)
+    out = Path(args.out) / args.name if args.out_is_parent else Path(args.out)
+    data_dir, cache_dir = _dirs(args)
+    generate = spec.extra.get("generate")
+    if generate is not None:  # generator with an explicit seed
+        path = generate(out, seed=args.seed)
+    else:
+        if args.seed != 0:
+            raise SystemExit(f"dataset {args.name!r} has no seed option")
+        src = materialize(args.name, data_dir, cache_dir)
+        tmp = out.with_name(f".{out.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, tmp)
+        replace_dir(tmp, out)
+        path = out
+    print(f"wrote {args.name} to {path}")
+    return 0
+
+
+def cmd_perf(args, rest: list[str]) -> int:
+    try:
+        mod = importlib.import_module(f"benchmark.perf_{args.target}")
+    except ModuleNotFoundError:
+        known = sorted(p.stem[5:] for p in Path(__file__).parent.glob("perf_*.py"))
+        raise SystemExit(f"unknown perf target {args.target!r}; known: {', '.join(known)}")
+    return int(mod.main(rest) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmark",
+                                description="Benchmark suite for clustering event sequences")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    q = sub.add_parser("list", help="registered datasets, methods, metrics")
+    q.add_argument("--stats", action="store_true", help="load datasets and print statistics")
+    q.add_argument("--write-cards", action="store_true",
+                   help="with --stats: write the statistics into docs/datacards/NAME.md")
+    q.add_argument("--include-heavy", action="store_true", help="with --stats: include the Huge set")
+    _common(q)
+
+    r = sub.add_parser("run", help="run methods on datasets (each run in its own process)")
+    r.add_argument("--all", action="store_true", help="every method on every non-heavy dataset")
+    r.add_argument("--methods", nargs="+", help="method names (comma or space separated)")
+    r.add_argument("--datasets", nargs="+", help="dataset names (comma or space separated)")
+    r.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick) or 0..4 (paper)")
+    r.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    r.add_argument("--jobs", type=int, default=1, help="runs in parallel")
+    r.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    r.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    r.add_argument("--memory-mb", type=float, default=16000.0, help="RSS cap per run (MiB)")
+    r.add_argument("--param", action="append", help="override: METHOD.NAME=VALUE (JSON value)")
+    r.add_argument("--no-probe", action="store_true", help="skip the downstream-probe refit")
+    r.add_argument("--no-evaluate", action="store_true", help="do not compute metrics afterwards")
+    r.add_argument("--no-progress", action="store_true")
+    _common(r)
+
+    e = sub.add_parser("evaluate", help="compute metrics from stored raw outputs")
+    e.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    _common(e)
+
+    rp = sub.add_parser("report", help="render the leaderboard from a results directory")
+    rp.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    rp.add_argument("--out", default=str(LEADERBOARD))
+
+    g = sub.add_parser("regress", help="compare results against the committed leaderboard")
+    g.add_argument("--reference", default=str(LEADERBOARD / "results.csv"))
+    g.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    g.add_argument("--current", help="a results.csv to compare instead of --results-dir")
+    g.add_argument("--tol", type=float, default=0.05, help="absolute tolerance of quality metrics")
+    g.add_argument("--n-std", type=float, default=2.0, help="plus this many reference stds")
+    g.add_argument("--cost-factor", type=float, default=3.0, help="allowed growth of time/memory")
+    g.add_argument("--no-cost", action="store_true", help="ignore time and memory")
+
+    gen = sub.add_parser("generate", help="write a dataset in the on-disk format")
+    gen.add_argument("name")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--out-is-parent", action="store_true", help="write to OUT/NAME")
+    gen.add_argument("--seed", type=int, default=0)
+    _common(gen)
+
+    pf = sub.add_parser("perf", help="performance benchmarks: python -m benchmark perf TARGET ...")
+    pf.add_argument("target")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .registry import UnknownNameError
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.cmd != "perf" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.cmd == "perf":
+            return cmd_perf(args, rest)
+        return {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "report": cmd_report,
+                "regress": cmd_regress, "generate": cmd_generate}[args.cmd](args)
+    except (UnknownNameError, DatasetUnavailable, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

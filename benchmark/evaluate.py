@@ -1,0 +1,130 @@
+"""Compute metrics from stored raw outputs, apart from the methods' processes.
+
+``evaluate_runs`` writes ``metrics.json`` into every finished run directory; ``collect`` gathers
+per-seed values and ``aggregate`` gives the ``method,dataset,metric,mean,std,n_seeds`` table.
+A new metric therefore needs no retraining: register it and run ``python -m benchmark evaluate``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .catalog import materialize
+from .dataset import DatasetUnavailable
+from .metrics import MetricInput, probe_split
+from .registry import METRICS, discover
+from .storage import load_labels, load_sequences, read_meta, write_atomic_json
+
+RESULT_COLUMNS = ["method", "dataset", "metric", "mean", "std", "n_seeds"]
+
+
+def iter_run_dirs(results_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Yield (run directory, record) for every stored run, in a stable order."""
+    for rec_file in sorted(Path(results_dir).glob("runs/*/*/*/record.json")):
+        if rec_file.parent.name.startswith("."):
+            continue
+        try:
+            yield rec_file.parent, json.loads(rec_file.read_text())
+        except json.JSONDecodeError:
+            warnings.warn(f"{rec_file}: malformed record, ignored")
+
+
+def _load(path: Path) -> np.ndarray | None:
+    return np.load(path) if path.exists() else None
+
+
+def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
+                  log: Callable[[str], None] = print) -> int:
+    """Write metrics.json for each ok run; returns the number of runs evaluated."""
+    discover()
+    truth: dict[str, tuple[str, np.ndarray | None, np.ndarray | None]] = {}
+    n = 0
+    for run_dir, rec in iter_run_dirs(results_dir):
+        if rec.get("status") != "ok":
+            continue
+        ds = rec["dataset"]
+        if ds not in truth:
+            try:
+                ddir = materialize(ds, data_dir, cache_dir)
+                labels = load_labels(ddir)
+                _, target = probe_split(load_sequences(ddir))
+                truth[ds] = (read_meta(ddir)["sha256"], labels, target)
+            except (DatasetUnavailable, KeyError) as e:
+                log(f"cannot evaluate runs on {ds}: {e}")
+                truth[ds] = ("", None, None)
+        sha, labels, target = truth[ds]
+        if not sha:
+            continue
+        if sha != rec["dataset_sha256"]:
+            log(f"{run_dir}: dataset {ds} changed since the run (sha256 differs); not evaluated")
+            continue
+        inp = MetricInput(
+            labels_true=labels, labels_pred=_load(run_dir / "labels.npy"),
+            embeddings=_load(run_dir / "embeddings.npy"),
+            probe_embeddings=_load(run_dir / "probe_embeddings.npy"), probe_target=target,
+            record=rec, seed=int(rec["seed"]),
+        )
+        mfile = run_dir / "metrics.json"
+        values = json.loads(mfile.read_text()) if mfile.exists() else {}
+        for name, spec in METRICS.items():
+            try:
+                v = spec.fn(inp)
+            except Exception as e:  # one broken metric must not stop the others
+                log(f"{run_dir}: metric {name} failed: {type(e).__name__}: {e}")
+                v = None
+            if v is not None and np.isfinite(v):
+                values[name] = float(v)
+        for name, v in rec.get("method_metrics", {}).items():
+            values.setdefault(name, v)
+        write_atomic_json(mfile, values)
+        n += 1
+    return n
+
+
+def collect(results_dir: Path) -> list[dict[str, Any]]:
+    """Per-run metric values: dicts with method, dataset, seed, profile, metric, value.
+
+    One run counts per (method, dataset, seed): the paper profile wins over quick where a
+    (method, dataset) pair has paper runs, and among equals the most recently finished run.
+    """
+    chosen: dict[tuple, tuple[Path, dict[str, Any]]] = {}
+    for run_dir, rec in iter_run_dirs(results_dir):
+        if rec.get("status") != "ok" or not (run_dir / "metrics.json").exists():
+            continue
+        key = (rec["method"], rec["dataset"], rec["seed"])
+        rank = (rec.get("profile") == "paper", rec.get("finished_at", ""))
+        old = chosen.get(key)
+        if old is None or rank > (old[1].get("profile") == "paper", old[1].get("finished_at", "")):
+            chosen[key] = (run_dir, rec)
+    has_paper = {(m, d) for (m, d, _), (_, r) in chosen.items() if r.get("profile") == "paper"}
+    rows = []
+    for (m, d, seed), (run_dir, rec) in sorted(chosen.items()):
+        if (m, d) in has_paper and rec.get("profile") != "paper":
+            continue
+        for metric, value in json.loads((run_dir / "metrics.json").read_text()).items():
+            rows.append({"method": m, "dataset": d, "seed": seed, "profile": rec.get("profile"),
+                         "metric": metric, "value": value})
+    return rows
+
+
+def aggregate(rows: list[dict[str, Any]]):
+    """pandas DataFrame with columns ``method,dataset,metric,mean,std,n_seeds`` (sample std)."""
+    import pandas as pd
+
+    if not rows:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    df = pd.DataFrame(rows)
+    g = df.groupby(["method", "dataset", "metric"])["value"]
+    out = g.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                n_seeds="count").reset_index()
+    return out[RESULT_COLUMNS].sort_values(["method", "dataset", "metric"]).reset_index(drop=True)
+
+
+def failures(results_dir: Path) -> list[dict[str, Any]]:
+    """Records of runs that did not finish ok (for the report)."""
+    return [rec for _, rec in iter_run_dirs(results_dir) if rec.get("status") != "ok"]

@@ -1,0 +1,206 @@
+"""Render the leaderboard from aggregated results.
+
+Writes into the output directory (``leaderboard/`` by default):
+
+* ``results.csv``  one row per (method, dataset, metric): ``method,dataset,metric,mean,std,n_seeds``;
+* ``README.md``    Markdown tables (purity, ARI, ROC-AUC, runtime, memory) with the best value of
+  each dataset column in bold and the paper's numbers (``paper_reference.csv``) beside ours;
+* ``index.html``   the same tables as a static page with the plots;
+* ``purity.png``   purity per dataset per method; ``runtime_vs_purity.png``.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from .evaluate import RESULT_COLUMNS, aggregate, collect, failures
+from .registry import METRICS, discover
+from .storage import write_atomic_bytes
+
+PAPER_REFERENCE = Path(__file__).resolve().parent.parent / "leaderboard" / "paper_reference.csv"
+TABLES = [  # (metric, title, decimals)
+    ("purity", "Purity (LAL paper eq. 23), mean ± std over seeds", 2),
+    ("ari", "Adjusted Rand index", 2),
+    ("nmi", "Normalised mutual information", 2),
+    ("roc_auc", "Downstream ROC-AUC (logistic-regression probe on first-90% representations)", 3),
+    ("catboost_roc_auc", "CatBoost probe ROC-AUC on embeddings (seed 002)", 3),
+    ("n_clusters", "Number of clusters found", 1),
+    ("wall_time_s", "Wall time per run (s)", 1),
+    ("peak_rss_mb", "Peak memory per run (MiB)", 0),
+]
+
+
+def load_paper_reference():
+    import pandas as pd
+
+    if not PAPER_REFERENCE.exists():
+        return pd.DataFrame(columns=["method", "dataset", "metric", "mean", "std", "source"])
+    return pd.read_csv(PAPER_REFERENCE)
+
+
+def _dataset_order(names) -> list[str]:
+    def key(n: str):
+        fam = 0 if n[:1] == "K" else 1 if n.startswith("sin") else 2 if n.startswith("trunc") else 3
+        return (fam, n)
+
+    return sorted(set(names), key=key)
+
+
+def _fmt(mean: float, std: float, n: int, dec: int) -> str:
+    if np.isnan(mean):
+        return ""
+    s = f"{mean:.{dec}f}"
+    if n > 1:
+        s += f" ± {std:.{dec}f}"
+    return s
+
+
+def build_table(res, paper, metric: str, dec: int) -> tuple[list[str], list[list[str]], list[list[bool]]]:
+    """Rows = methods (ours, then the paper's), columns = datasets; best ours per column flagged."""
+    sub = res[res.metric == metric]
+    datasets = _dataset_order(sub.dataset)
+    methods = sorted(set(sub.method))
+    direction = METRICS[metric].higher_is_better if metric in METRICS else None
+    header = ["method"] + datasets
+    rows, bold = [], []
+    best = {}
+    if direction is not None:
+        for d in datasets:
+            col = sub[sub.dataset == d]
+            if len(col):
+                best[d] = col["mean"].max() if direction else col["mean"].min()
+    for m in methods:
+        row, b = [m], [False]
+        for d in datasets:
+            hit = sub[(sub.method == m) & (sub.dataset == d)]
+            if len(hit):
+                r = hit.iloc[0]
+                row.append(_fmt(r["mean"], r["std"], int(r["n_seeds"]), dec))
+                b.append(d in best and np.isclose(r["mean"], best[d]))
+            else:
+                row.append("")
+                b.append(False)
+        rows.append(row)
+        bold.append(b)
+    psub = paper[(paper.metric == metric) & paper.dataset.isin(datasets)]
+    for m in sorted(set(psub.method)):
+        row = [f"{m} (paper)"]
+        for d in datasets:
+            hit = psub[(psub.method == m) & (psub.dataset == d)]
+            if len(hit):
+                r = hit.iloc[0]
+                row.append(f"{r['mean']}" + (f" ± {r['std']}" if str(r["std"]) not in ("nan", "") else ""))
+            else:
+                row.append("")
+        rows.append(row)
+        bold.append([False] * len(row))
+    return header, rows, bold
+
+
+def _markdown(header, rows, bold) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row, b in zip(rows, bold):
+        cells = [f"**{c}**" if f and c else (f"*{c}*" if row[0].endswith("(paper)") and c else c)
+                 for c, f in zip(row, b)]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def _html_table(header, rows, bold) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for row, b in zip(rows, bold):
+        cls = ' class="paper"' if row[0].endswith("(paper)") else ""
+        tds = "".join(f"<td>{'<b>' if f else ''}{html.escape(c)}{'</b>' if f else ''}</td>"
+                      for c, f in zip(row, b))
+        body.append(f"<tr{cls}>{tds}</tr>")
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _plots(res, out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    pur = res[res.metric == "purity"]
+    if len(pur):
+        datasets = _dataset_order(pur.dataset)
+        methods = sorted(set(pur.method))
+        fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(datasets) + 2), 4))
+        w = 0.8 / max(1, len(methods))
+        for j, m in enumerate(methods):
+            vals = [pur[(pur.method == m) & (pur.dataset == d)] for d in datasets]
+            mean = [v["mean"].iloc[0] if len(v) else np.nan for v in vals]
+            std = [v["std"].iloc[0] if len(v) else 0 for v in vals]
+            ax.bar(np.arange(len(datasets)) + j * w, mean, w, yerr=std, label=m, capsize=2)
+        ax.set_xticks(np.arange(len(datasets)) + 0.4 - w / 2)
+        ax.set_xticklabels(datasets, rotation=45, ha="right")
+        ax.set_ylabel("purity")
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        fig.savefig(out_dir / "purity.png", dpi=100)
+        plt.close(fig)
+        made.append("purity.png")
+    wt = res[res.metric == "wall_time_s"].set_index(["method", "dataset"])["mean"]
+    pm = pur.set_index(["method", "dataset"])["mean"]
+    both = pm.to_frame("purity").join(wt.to_frame("time"), how="inner")
+    if len(both):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for m, g in both.groupby(level=0):
+            ax.scatter(g["time"], g["purity"], label=m, s=18)
+        ax.set_xscale("log")
+        ax.set_xlabel("wall time per run (s, log)")
+        ax.set_ylabel("purity")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / "runtime_vs_purity.png", dpi=100)
+        plt.close(fig)
+        made.append("runtime_vs_purity.png")
+    return made
+
+
+def build_report(results_dir: Path, out_dir: Path) -> Path:
+    """Aggregate ``results_dir`` and write the leaderboard files into ``out_dir``."""
+    discover()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res = aggregate(collect(results_dir))
+    write_atomic_bytes(out_dir / "results.csv", res[RESULT_COLUMNS].to_csv(index=False).encode())
+    paper = load_paper_reference()
+    fails = failures(results_dir)
+    md = ["# Leaderboard", "",
+          "Generated by `python -m benchmark report`; do not edit by hand. Bold = best of this "
+          "suite's methods in the column; *italic* rows are the numbers printed in the LAL paper "
+          "(tables 3, 4, 5, 8, 9) for comparison, not rerun here. Machine-readable: `results.csv`.", ""]
+    html_parts = []
+    for metric, title, dec in TABLES:
+        if not (res.metric == metric).any():
+            continue
+        header, rows, bold = build_table(res, paper, metric, dec)
+        md += [f"## {title}", "", _markdown(header, rows, bold), ""]
+        html_parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(header, rows, bold)}")
+    if fails:
+        md += ["## Runs that did not finish", "", "| method | dataset | seed | status | error |",
+               "|---|---|---|---|---|"]
+        for r in fails:
+            err = str(r.get("error", "")).replace("|", "/")[:120]
+            md.append(f"| {r['method']} | {r['dataset']} | {r['seed']} | {r['status']} | {err} |")
+        md.append("")
+    plots = _plots(res, out_dir)
+    md += [f"![{p}]({p})" for p in plots]
+    write_atomic_bytes(out_dir / "README.md", ("\n".join(md) + "\n").encode())
+    imgs = "".join(f'<p><img src="{p}" alt="{p}"></p>' for p in plots)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Leaderboard</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child{{text-align:left}}
+tr.paper{{color:#777;font-style:italic}}</style></head><body><h1>Event-sequence clustering leaderboard</h1>
+<p>Bold = best of this suite's methods per dataset; grey italic rows = numbers printed in the LAL paper.</p>
+{''.join(html_parts)}{imgs}</body></html>"""
+    write_atomic_bytes(out_dir / "index.html", page.encode())
+    return out_dir

@@ -1,0 +1,307 @@
+"""The harness: plan (method, dataset, seed) runs, execute each in its own process, store records.
+
+Each run lives in ``RESULTS/runs/METHOD/DATASET/seedS-KEY/`` where KEY is a content hash of
+(method, method version, parameters, dataset sha256, seed, probe flag, suite version). A run is
+built in a temporary directory and renamed into place when finished, so a ``kill -9`` leaves no
+half-written run; a rerun skips runs whose record says ``ok`` and retries the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .catalog import materialize
+from .dataset import DatasetUnavailable
+from .registry import get_dataset, get_method
+from .storage import canonical_json, load_labels, read_meta, replace_dir, write_atomic_json
+
+DEFAULT_TIMEOUT_S = 3600.0
+DEFAULT_MEMORY_MB = 16000.0
+
+
+@dataclass
+class RunSpec:
+    method: str
+    dataset: str
+    seed: int
+    profile: str = "quick"
+    params: dict[str, Any] = field(default_factory=dict)
+    n_clusters_given: int | None = None
+    dataset_dir: str = ""
+    dataset_sha256: str = ""
+    probe: bool = True
+    method_module: str = ""
+
+    @property
+    def key(self) -> str:
+        cls = get_method(self.method)
+        payload = {
+            "method": self.method, "method_version": getattr(cls, "version", "1"),
+            "params": self.params, "dataset_sha256": self.dataset_sha256, "seed": self.seed,
+            "probe": self.probe, "suite_version": __version__,
+        }
+        return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+    def run_dir(self, results_dir: Path) -> Path:
+        return Path(results_dir) / "runs" / self.method / self.dataset / f"seed{self.seed}-{self.key[:12]}"
+
+
+def resolve_params(method: str, profile: str, seed: int, n_clusters: int | None,
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the profile's preset, then user overrides; seed and K filled in."""
+    cls = get_method(method)
+    if profile not in ("quick", "paper"):
+        raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'paper'")
+    params = cls.default_params()
+    params.update(cls.presets.get(profile, {}))
+    params.update(overrides or {})
+    unknown = set(params) - set(cls.param_names())
+    if unknown:
+        raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}")
+    if "seed" in params:
+        params["seed"] = seed
+    if cls.needs_n_clusters:
+        params["n_clusters"] = n_clusters
+    return params
+
+
+def git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=5).stdout.strip() or None
+    except Exception:
+        return None
+
+
+def environment() -> dict[str, Any]:
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "suite": __version__}
+    for mod in ("torch", "sklearn", "tick", "tslearn", "tsfresh", "catboost"):
+        m = sys.modules.get(mod)
+        if m is None:
+            try:
+                from importlib.metadata import version
+
+                versions[mod] = version({"sklearn": "scikit-learn"}.get(mod, mod))
+            except Exception:
+                continue
+        else:
+            versions[mod] = getattr(m, "__version__", "?")
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"versions": versions, "git_commit": git_commit(),
+            "hardware": {"cpu": cpu, "n_cpus": os.cpu_count(), "platform": platform.platform()}}
+
+
+def find_done(spec: RunSpec, results_dir: Path) -> Path | None:
+    d = spec.run_dir(results_dir)
+    rec = d / "record.json"
+    if rec.exists():
+        try:
+            if json.loads(rec.read_text()).get("status") == "ok":
+                return d
+        except json.JSONDecodeError:
+            return None
+    return None
+
+
+def _watch(proc: subprocess.Popen, timeout_s: float, memory_mb: float) -> tuple[str, float]:
+    """Wait for ``proc``; kill its process group on timeout or when RSS exceeds ``memory_mb``.
+    Returns (status, peak RSS in MiB seen by polling)."""
+    import psutil
+
+    start = time.monotonic()
+    peak = 0.0
+    try:
+        ps = psutil.Process(proc.pid)
+    except psutil.Error:
+        ps = None
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+            return "exited", peak
+        except subprocess.TimeoutExpired:
+            pass
+        if ps is not None:
+            try:
+                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(True))
+                peak = max(peak, rss / 2**20)
+            except psutil.Error:
+                pass
+        status = None
+        if time.monotonic() - start > timeout_s:
+            status = "timeout"
+        elif peak > memory_mb:
+            status = "oom"
+        if status:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            return status, peak
+
+
+def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+            memory_mb: float = DEFAULT_MEMORY_MB) -> dict[str, Any]:
+    """Run one spec in a child process and store its run directory; return the record."""
+    final = spec.run_dir(results_dir)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    child_spec = {"method": spec.method, "params": spec.params, "dataset_dir": spec.dataset_dir,
+                  "out_dir": str(tmp), "probe": spec.probe, "method_module": spec.method_module}
+    (tmp / "spec.json").write_text(json.dumps(child_spec))
+    record: dict[str, Any] = {
+        "method": spec.method, "dataset": spec.dataset, "seed": spec.seed, "profile": spec.profile,
+        "params": spec.params, "n_clusters_given": spec.n_clusters_given,
+        "dataset_sha256": spec.dataset_sha256, "key": spec.key, "probe": spec.probe,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **environment(),
+    }
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    with open(tmp / "log.txt", "wb") as log:
+        wall0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "benchmark.worker", str(tmp / "spec.json")],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=root, start_new_session=True)
+        how, polled_peak = _watch(proc, timeout_s, memory_mb)
+        total_wall = time.perf_counter() - wall0
+    result_file = tmp / "result.json"
+    if how == "exited" and proc.returncode == 0 and result_file.exists():
+        record.update(json.loads(result_file.read_text()))
+        record["status"] = "ok"
+        result_file.unlink()
+    else:
+        log_tail = (tmp / "log.txt").read_text(errors="replace").strip().splitlines()[-15:]
+        if how == "timeout":
+            record["status"], record["error"] = "timeout", f"killed after {timeout_s:.0f} s"
+        elif how == "oom":
+            record["status"], record["error"] = "oom", f"killed above {memory_mb:.0f} MiB RSS"
+        else:
+            record["status"] = "failed"
+            last = next((ln for ln in reversed(log_tail) if ln.strip()), "")
+            record["error"] = last or f"exit code {proc.returncode}"
+        record["log_tail"] = log_tail
+        record["peak_rss_mb"] = polled_peak
+    record["process_wall_time_s"] = total_wall
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_atomic_json(tmp / "record.json", record)
+    replace_dir(tmp, final)
+    return record
+
+
+@dataclass
+class Plan:
+    runs: list[RunSpec]
+    skipped: list[tuple[str, str, str]]  # (method, dataset, reason)
+
+
+def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile: str,
+              data_dir: Path | None, cache_dir: Path, probe: bool = True,
+              overrides: dict[str, dict[str, Any]] | None = None,
+              log: Callable[[str], None] = print) -> Plan:
+    """Materialize datasets and build specs; unavailable datasets/methods become skips."""
+    runs: list[RunSpec] = []
+    skipped: list[tuple[str, str, str]] = []
+    for ds in datasets:
+        spec_ds = get_dataset(ds)
+        try:
+            log(f"preparing dataset {ds} ...")
+            ddir = materialize(ds, data_dir, cache_dir)
+        except DatasetUnavailable as e:
+            skipped.extend((m, ds, f"dataset unavailable: {e}") for m in methods)
+            continue
+        meta = read_meta(ddir)
+        k = spec_ds.n_clusters
+        if k is None:
+            labels = load_labels(ddir)
+            k = int(len(np.unique(labels))) if labels is not None else None
+        for m in methods:
+            cls = get_method(m)
+            missing = cls.missing_dependencies()
+            if missing:
+                skipped.append((m, ds, f"missing dependency: {', '.join(missing)}"))
+                continue
+            if cls.needs_n_clusters and k is None:
+                skipped.append((m, ds, "method needs the number of clusters; dataset has no labels"))
+                continue
+            for s in seeds:
+                runs.append(RunSpec(
+                    method=m, dataset=ds, seed=s, profile=profile,
+                    params=resolve_params(m, profile, s, k, (overrides or {}).get(m)),
+                    n_clusters_given=k if cls.needs_n_clusters else None,
+                    dataset_dir=str(ddir), dataset_sha256=meta["sha256"], probe=probe,
+                    method_module=cls.__module__ if not cls.__module__.startswith("baselines.") else "",
+                ))
+    return Plan(runs, skipped)
+
+
+def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
+             memory_mb: float = DEFAULT_MEMORY_MB, progress: bool = True,
+             log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Execute the plan (skipping finished runs); returns one record per run."""
+    from tqdm import tqdm
+
+    results_dir = Path(results_dir)
+    for m, ds, reason in plan.skipped:
+        log(f"skip {m} on {ds}: {reason}")
+    todo, records = [], []
+    for spec in plan.runs:
+        done = find_done(spec, results_dir)
+        if done is not None:
+            records.append(json.loads((done / "record.json").read_text()))
+        else:
+            todo.append(spec)
+    if records:
+        log(f"{len(records)} run(s) already done, {len(todo)} to run")
+    bar = tqdm(total=len(todo), disable=not progress or not todo, unit="run", file=sys.stderr)
+    lock = threading.Lock()
+
+    def one(spec: RunSpec) -> dict[str, Any]:
+        rec = execute(spec, results_dir, timeout_s=timeout_s, memory_mb=memory_mb)
+        with lock:
+            line = (f"{rec['status']:>7}  {spec.method} on {spec.dataset} seed {spec.seed}: "
+                    + (f"{rec.get('wall_time_s', 0):.1f} s, {rec.get('peak_rss_mb', 0):.0f} MiB"
+                       if rec["status"] == "ok" else rec.get("error", "")))
+            bar.write(line) if progress else log(line)
+            bar.update(1)
+        return rec
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        records.extend(pool.map(one, todo))
+    bar.close()
+    return records
+
+
+def clean_stale_tmp(results_dir: Path) -> int:
+    """Remove temporary run directories left by killed harness processes."""
+    n = 0
+    for p in Path(results_dir).glob("runs/*/*/.*.tmp"):
+        shutil.rmtree(p, ignore_errors=True)
+        n += 1
+    return n

@@ -129,6 +129,18 @@ def find_done(spec: RunSpec, results_dir: Path) -> Path | None:
     return None
 
 
+def _child_setup() -> None:
+    """In the worker before exec: own process group (killed as a whole on timeout) and death
+    with the harness (Linux ``PR_SET_PDEATHSIG``), so a killed harness leaves no orphan."""
+    os.setsid()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _watch(proc: subprocess.Popen, timeout_s: float, memory_mb: float) -> tuple[str, float]:
     """Wait for ``proc``; kill its process group on timeout or when RSS exceeds ``memory_mb``.
     Returns (status, peak RSS in MiB seen by polling)."""
@@ -188,7 +200,7 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
         wall0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "benchmark.worker", str(tmp / "spec.json")],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, cwd=root, start_new_session=True)
+                                env=env, cwd=root, preexec_fn=_child_setup)
         how, polled_peak = _watch(proc, timeout_s, memory_mb)
         total_wall = time.perf_counter() - wall0
     result_file = tmp / "result.json"
@@ -256,7 +268,7 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
                     params=resolve_params(m, profile, s, k, (overrides or {}).get(m)),
                     n_clusters_given=k if cls.needs_n_clusters else None,
                     dataset_dir=str(ddir), dataset_sha256=meta["sha256"], probe=probe,
-                    method_module=cls.__module__ if not cls.__module__.startswith("baselines.") else "",
+                    method_module=cls.__module__,
                 ))
     return Plan(runs, skipped)
 

@@ -44,13 +44,11 @@ def _check_embeddings(emb, n: int) -> np.ndarray:
 
 def run(spec: dict) -> dict:
     from .metrics import probe_split
-    from .registry import discover, get_method
+    from .registry import METHODS
     from .storage import load_sequences
 
-    discover()
-    if spec.get("method_module"):
-        importlib.import_module(spec["method_module"])  # methods defined outside baselines/
-    cls = get_method(spec["method"])
+    importlib.import_module(spec["method_module"])  # registers the method (and nothing else)
+    cls = METHODS[spec["method"]]
     cls.check_dependencies()
     out = Path(spec["out_dir"])
     seqs = load_sequences(Path(spec["dataset_dir"])).without_meta()

@@ -1,0 +1,155 @@
+"""End-to-end tests of the harness: runs, isolation, resume, label firewall, report, regress."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tests.harness_methods  # noqa: F401  (registers test methods and datasets)
+from benchmark.catalog import materialize
+from benchmark.cli import main
+from benchmark.evaluate import RESULT_COLUMNS, iter_run_dirs
+from benchmark.runner import plan_runs, run_plan
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args):
+    return main(list(args))
+
+
+def records(results):
+    return {(r["method"], r["dataset"], r["seed"]): r for _, r in iter_run_dirs(results)}
+
+
+def test_run_report_end_to_end(tmp_path, cache_dir):
+    res, lb = tmp_path / "res", tmp_path / "lb"
+    assert run_cli("run", "--methods", "random,histogram-kmeans", "--datasets", "poisson_mixture",
+                   "--seeds", "0", "1", "--results-dir", str(res), "--no-progress") == 0
+    recs = records(res)
+    assert len(recs) == 4 and all(r["status"] == "ok" for r in recs.values())
+    r = recs[("histogram-kmeans", "poisson_mixture", 0)]
+    for field in ("wall_time_s", "cpu_time_s", "peak_rss_mb", "params", "versions", "hardware",
+                  "git_commit", "dataset_sha256", "key"):
+        assert field in r
+    assert r["n_clusters_given"] == 3 and r["params"]["n_clusters"] == 3
+    assert run_cli("report", "--results-dir", str(res), "--out", str(lb)) == 0
+    for f in ("README.md", "index.html", "results.csv", "purity.png", "runtime_vs_purity.png"):
+        assert (lb / f).exists(), f
+    table = pd.read_csv(lb / "results.csv")
+    assert list(table.columns) == RESULT_COLUMNS
+    pur = table[(table.metric == "purity")].set_index("method")
+    assert pur.loc["histogram-kmeans", "mean"] > pur.loc["random", "mean"] + 0.1
+    assert (pur["n_seeds"] == 2).all()
+    assert "**" in (lb / "README.md").read_text()
+
+    # regress: identical results pass, a worse copy fails and names the metric
+    assert run_cli("regress", "--reference", str(lb / "results.csv"), "--results-dir", str(res)) == 0
+    worse = table.copy()
+    worse.loc[(worse.method == "histogram-kmeans") & (worse.metric == "purity"), "mean"] -= 0.2
+    worse.to_csv(tmp_path / "worse.csv", index=False)
+    assert run_cli("regress", "--reference", str(lb / "results.csv"),
+                   "--current", str(tmp_path / "worse.csv")) == 1
+
+
+def test_rerun_skips_finished_and_is_deterministic(tmp_path, cache_dir):
+    res = tmp_path / "res"
+    args = ["run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds", "3",
+            "--results-dir", str(res), "--no-progress"]
+    assert run_cli(*args) == 0
+    (d1, r1), = list(iter_run_dirs(res))
+    mtime = (d1 / "record.json").stat().st_mtime_ns
+    assert run_cli(*args) == 0
+    assert (d1 / "record.json").stat().st_mtime_ns == mtime  # skipped, not rerun
+    res2 = tmp_path / "res2"
+    assert run_cli(*args[:-3], "--results-dir", str(res2), "--no-progress") == 0
+    (d2, _), = list(iter_run_dirs(res2))
+    assert np.array_equal(np.load(d1 / "labels.npy"), np.load(d2 / "labels.npy"))
+    assert np.array_equal(np.load(d1 / "embeddings.npy"), np.load(d2 / "embeddings.npy"))
+
+
+def test_crash_timeout_and_oom_are_isolated(tmp_path, cache_dir):
+    res = tmp_path / "res"
+    plan = plan_runs(["test-crash", "test-sleep", "test-hog", "random"], ["test_tiny"], [0], "quick",
+                     None, cache_dir, overrides={"test-sleep": {"seconds": 60},
+                                                 "test-hog": {"megabytes": 1500}}, log=lambda s: None)
+    recs = run_plan(plan, res, timeout_s=8, memory_mb=700, progress=False, log=lambda s: None)
+    status = {r["method"]: r for r in recs}
+    assert status["test-crash"]["status"] == "failed"
+    assert "deliberate crash" in status["test-crash"]["error"]
+    assert status["test-sleep"]["status"] == "timeout"
+    assert status["test-hog"]["status"] == "oom"
+    assert status["random"]["status"] == "ok"
+    # failures are stored but never count as done: a rerun tries them again
+    again = run_plan(plan_runs(["test-crash"], ["test_tiny"], [0], "quick", None, cache_dir,
+                               log=lambda s: None), res, progress=False, log=lambda s: None)
+    assert again[0]["status"] == "failed" and again[0]["finished_at"] >= status["test-crash"]["finished_at"]
+
+
+def test_kill_9_mid_run_leaves_no_corrupt_run_and_resumes(tmp_path, cache_dir):
+    res = tmp_path / "res"
+    cmd = [sys.executable, "-m", "benchmark", "run", "--methods", "test-sleep,random", "--datasets",
+           "test_tiny", "--seeds", "0", "--results-dir", str(res), "--no-progress",
+           "--param", "test-sleep.seconds=4"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    boot = ("import sys, runpy, tests.harness_methods; sys.argv = ['benchmark'] + sys.argv[1:]; "
+            "runpy.run_module('benchmark', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", boot] + cmd[3:], cwd=REPO, env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(res.glob("runs/test-sleep/test_tiny/.*.tmp")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for run_dir in res.glob("runs/*/*/*"):
+        if not run_dir.name.startswith("."):
+            assert (run_dir / "record.json").exists()
+    # the orphaned worker dies with the harness (no stray process keeps writing)
+    time.sleep(0.5)
+    out = subprocess.run([sys.executable, "-c", boot] + cmd[3:], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    recs = records(res)
+    assert recs[("test-sleep", "test_tiny", 0)]["status"] == "ok"
+    assert not list(res.glob("runs/*/*/.*.tmp"))
+
+
+def test_label_firewall(tmp_path, cache_dir):
+    """A method sees no labels: its process never reads them, and shuffling them changes nothing."""
+    res = tmp_path / "res"
+    ddir = materialize("test_tiny", None, cache_dir)
+    (ddir / "labels.parquet").unlink()  # if the worker touched labels, the run would fail
+    plan = plan_runs(["test-snoop"], ["test_tiny"], [0], "quick", None, cache_dir, log=lambda s: None)
+    (rec,) = run_plan(plan, res, progress=False, log=lambda s: None)
+    assert rec["status"] == "ok", rec.get("log_tail")
+    plan2 = plan_runs(["test-snoop"], ["test_tiny_shuffled"], [0], "quick", None, cache_dir,
+                      log=lambda s: None)
+    (rec2,) = run_plan(plan2, res, progress=False, log=lambda s: None)
+    assert rec2["status"] == "ok", rec2.get("log_tail")
+    a = np.load(next(res.glob("runs/test-snoop/test_tiny/seed0-*/labels.npy")))
+    b = np.load(next(res.glob("runs/test-snoop/test_tiny_shuffled/seed0-*/labels.npy")))
+    assert np.array_equal(a, b)
+
+
+def test_k_passed_only_to_methods_that_declare_it(tmp_path, cache_dir):
+    plan = plan_runs(["test-snoop", "random"], ["test_tiny"], [0], "quick", None, cache_dir,
+                     log=lambda s: None)
+    by = {r.method: r for r in plan.runs}
+    assert "n_clusters" not in by["test-snoop"].params and by["test-snoop"].n_clusters_given is None
+    assert by["random"].params["n_clusters"] == 2 and by["random"].n_clusters_given == 2
+
+
+def test_cli_errors_and_list(capsys, cache_dir):
+    assert run_cli("run", "--methods", "nope", "--datasets", "poisson_mixture") == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    assert run_cli("list") == 0
+    out = capsys.readouterr().out
+    assert "poisson_mixture" in out and "histogram-kmeans" in out and "purity" in out

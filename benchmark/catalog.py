@@ -2,6 +2,7 @@
 
 * data directory (user files such as ``linkedin/Linkedin.csv``): ``--data-dir``, else the
   environment variable ``EVSEQ_DATA_DIR``, else none;
+* ``EVSEQ_OFFLINE=1`` (or ``--offline``) stops loaders from downloading;
 * cache directory (generated and converted datasets): ``--cache-dir``, else ``EVSEQ_CACHE_DIR``,
   else ``~/.cache/event-clustering-bench``.
 
@@ -21,6 +22,7 @@ from .storage import read_meta, replace_dir, save_dataset
 
 DATA_DIR_ENV = "EVSEQ_DATA_DIR"
 CACHE_DIR_ENV = "EVSEQ_CACHE_DIR"
+OFFLINE_ENV = "EVSEQ_OFFLINE"  # set: loaders never try the network
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import materialize, resolve_cache_dir, resolve_data_dir
+from .catalog import OFFLINE_ENV, materialize, resolve_cache_dir, resolve_data_dir
 from .dataset import DatasetUnavailable
 from .registry import DATASETS, METHODS, METRICS, discover, get_dataset, get_method
 from .storage import load_labels, load_sequences, replace_dir, write_atomic_bytes
@@ -23,12 +24,15 @@ CARDS_DIR = Path(__file__).resolve().parent.parent / "docs" / "datacards"
 
 
 def _dirs(args) -> tuple[Path | None, Path]:
+    if getattr(args, "offline", False):
+        os.environ[OFFLINE_ENV] = "1"
     return resolve_data_dir(args.data_dir), resolve_cache_dir(args.cache_dir)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="directory with real data files (env EVSEQ_DATA_DIR)")
     p.add_argument("--cache-dir", help="generated/converted datasets (env EVSEQ_CACHE_DIR)")
+    p.add_argument("--offline", action="store_true", help=f"never download (sets {OFFLINE_ENV}=1)")
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -150,7 +154,8 @@ def cmd_run(args) -> int:
     results_dir = Path(args.results_dir)
     clean_stale_tmp(results_dir)
     plan = plan_runs(methods, datasets, seeds, args.profile, data_dir, cache_dir,
-                     probe=not args.no_probe, overrides=_parse_params(args.param))
+                     probe=not args.no_probe, overrides=_parse_params(args.param),
+                     unlabelled_k=args.unlabelled_k or None)
     records = run_plan(plan, results_dir, jobs=args.jobs, timeout_s=args.timeout,
                        memory_mb=args.memory_mb, progress=not args.no_progress)
     n_ok = sum(r["status"] == "ok" for r in records)
@@ -265,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--memory-mb", type=float, default=16000.0, help="RSS cap per run (MiB)")
     r.add_argument("--param", action="append", help="override: METHOD.NAME=VALUE (JSON value)")
     r.add_argument("--no-probe", action="store_true", help="skip the downstream-probe refit")
+    r.add_argument("--unlabelled-k", type=int, default=5,
+                   help="K given to methods that need one on datasets without labels (default 5; "
+                        "0 skips them)")
     r.add_argument("--no-evaluate", action="store_true", help="do not compute metrics afterwards")
     r.add_argument("--no-progress", action="store_true")
     _common(r)

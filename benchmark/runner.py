@@ -31,7 +31,8 @@ from . import __version__
 from .catalog import materialize
 from .dataset import DatasetUnavailable
 from .registry import get_dataset, get_method
-from .storage import canonical_json, load_labels, read_meta, replace_dir, write_atomic_json
+from .storage import (DatasetIntegrityError, canonical_json, load_labels, read_meta, replace_dir,
+                      write_atomic_json)
 
 DEFAULT_TIMEOUT_S = 3600.0
 DEFAULT_MEMORY_MB = 16000.0
@@ -236,8 +237,13 @@ class Plan:
 def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile: str,
               data_dir: Path | None, cache_dir: Path, probe: bool = True,
               overrides: dict[str, dict[str, Any]] | None = None,
-              log: Callable[[str], None] = print) -> Plan:
-    """Materialize datasets and build specs; unavailable datasets/methods become skips."""
+              log: Callable[[str], None] = print, unlabelled_k: int | None = None) -> Plan:
+    """Materialize datasets and build specs; unavailable datasets/methods become skips.
+
+    Methods that need K get the dataset's K (registered, else the number of distinct labels);
+    on a dataset without labels they get ``unlabelled_k`` (None: such runs are skipped), and the
+    record says which K was given.
+    """
     runs: list[RunSpec] = []
     skipped: list[tuple[str, str, str]] = []
     for ds in datasets:
@@ -248,11 +254,14 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
         except DatasetUnavailable as e:
             skipped.extend((m, ds, f"dataset unavailable: {e}") for m in methods)
             continue
+        except (ValueError, DatasetIntegrityError) as e:  # malformed source files
+            skipped.extend((m, ds, f"dataset could not be loaded: {e}") for m in methods)
+            continue
         meta = read_meta(ddir)
         k = spec_ds.n_clusters
         if k is None:
             labels = load_labels(ddir)
-            k = int(len(np.unique(labels))) if labels is not None else None
+            k = int(len(np.unique(labels))) if labels is not None else unlabelled_k
         for m in methods:
             cls = get_method(m)
             missing = cls.missing_dependencies()
@@ -260,7 +269,8 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
                 skipped.append((m, ds, f"missing dependency: {', '.join(missing)}"))
                 continue
             if cls.needs_n_clusters and k is None:
-                skipped.append((m, ds, "method needs the number of clusters; dataset has no labels"))
+                skipped.append((m, ds, "method needs the number of clusters; dataset has no labels "
+                                       "(pass --unlabelled-k K to run it with a chosen K)"))
                 continue
             for s in seeds:
                 runs.append(RunSpec(

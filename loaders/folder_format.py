@@ -1,0 +1,99 @@
+"""The LAL / COHORTNEY folder format: one CSV file per sequence plus a label file.
+
+::
+
+    DIR/
+      1.csv, 2.csv, ..., N.csv   # columns: (unnamed row index), time, event  -- one row per event
+      clusters.csv               # optional: row i-1 holds the label of i.csv
+
+``event`` holds integer event types ``0..C-1``; ``time`` is numeric and non-decreasing within a
+file. ``clusters.csv`` has a ``cluster_id`` column (as written by the COHORTNEY tools) or a single
+label column (optionally after an unnamed index column). The synthetic sets of the LAL paper are
+published in this format.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.dataset import Dataset
+from benchmark.sequences import EventSequences
+from loaders._common import encode_categories, numeric_column, read_table, row_name
+from loaders._fetch import DataFormatError
+
+_SEQUENCE_FILE = re.compile(r"^(\d+)\.csv$")
+
+
+def _label_column(df, path: Path) -> str:
+    if "cluster_id" in df.columns:
+        return "cluster_id"
+    named = [c for c in df.columns if not str(c).startswith("Unnamed")]
+    if len(named) != 1:
+        raise DataFormatError(f"{path}: expected a 'cluster_id' column or a single label column, "
+                              f"got columns {list(map(str, df.columns))}")
+    return named[0]
+
+
+def load_folder_format(path: str | Path, n_types: int | None = None) -> Dataset:
+    """Read a folder of ``1.csv … N.csv`` (+ optional ``clusters.csv``) into a Dataset.
+
+    Sequence ids are the file numbers 1..N; ``n_types`` defaults to the largest event code + 1;
+    labels (if ``clusters.csv`` exists) are encoded 0..K-1 in sorted order of the label values
+    (original values in ``meta["label_names"]``), else ``None``.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DataFormatError(f"{path}: not a directory")
+    numbers = sorted(int(m.group(1)) for f in path.iterdir() if (m := _SEQUENCE_FILE.match(f.name)))
+    if not numbers:
+        raise DataFormatError(f"{path}: no sequence files 1.csv, 2.csv, ... found")
+    expected = np.arange(1, len(numbers) + 1)
+    if not np.array_equal(numbers, expected):
+        gap = int(expected[np.flatnonzero(np.asarray(numbers) != expected)[0]])
+        raise DataFormatError(f"{path}: {gap}.csv is missing (sequence files must be numbered "
+                              f"1..N without gaps; found {len(numbers)} files up to "
+                              f"{numbers[-1]}.csv)")
+    times, types = [], []
+    for i in numbers:
+        f = path / f"{i}.csv"
+        df = read_table(f, ["time", "event"])
+        t = numeric_column(df, "time", f)
+        k = numeric_column(df, "event", f, integer=True)
+        if (t < 0).any() or (k < 0).any():
+            j = int(np.flatnonzero((t < 0) | (k < 0))[0])
+            raise DataFormatError(f"{f}: {row_name(f, j)}: negative time or event "
+                                  f"({t[j]}, {k[j]})")
+        back = np.flatnonzero(np.diff(t) < 0)
+        if len(back):
+            j = int(back[0]) + 1
+            raise DataFormatError(f"{f}: {row_name(f, j)}: times are not sorted "
+                                  f"({t[j]} after {t[j - 1]})")
+        times.append(t)
+        types.append(k)
+    max_code = max(int(k.max()) for k in types)
+    if n_types is None:
+        n_types = max_code + 1
+    elif max_code >= n_types:
+        f = next(path / f"{i}.csv" for i, k in zip(numbers, types) if k.max() >= n_types)
+        raise DataFormatError(f"{f}: event code {max_code} is outside [0, {n_types})")
+    seqs = EventSequences.from_lists(
+        times, types, n_types=n_types, seq_ids=np.asarray(numbers, dtype=np.int64),
+        meta={"name": path.name, "source": str(path), "time_unit": "as in the files"},
+    )
+    labels_file = path / "clusters.csv"
+    if not labels_file.exists():
+        return Dataset(seqs, None, {"source_format": "folder"})
+    table = read_table(labels_file)
+    column = _label_column(table, labels_file)
+    if len(table) != len(numbers):
+        raise DataFormatError(f"{labels_file}: {len(table)} label rows for {len(numbers)} "
+                              f"sequence files (row i-1 must label i.csv)")
+    raw = table[column]
+    if raw.isna().any():
+        j = int(np.flatnonzero(raw.isna().to_numpy())[0])
+        raise DataFormatError(f"{labels_file}: {row_name(labels_file, j)}: empty label")
+    labels, label_names = encode_categories(raw.to_numpy())
+    return Dataset(seqs, labels, {"source_format": "folder", "label_names": label_names})

@@ -143,7 +143,8 @@ class EventSequences:
             )
         if len(t) > 1:
             dec = np.diff(t) < 0
-            dec[off[1:-1][off[1:-1] > 0] - 1] = False  # sequence boundaries may decrease
+            inner = off[1:-1]
+            dec[inner[(inner > 0) & (inner < len(t))] - 1] = False  # boundaries may decrease
             if dec.any():
                 e = int(np.flatnonzero(dec)[0]) + 1
                 raise SequenceValidationError(

@@ -58,6 +58,9 @@ def test_boundary_decrease_is_fine_and_empty_allowed_when_asked():
     assert s.n_events == 4
     e = make([[1.0], []], [[0], []], allow_empty=True)
     assert e.lengths.tolist() == [1, 0]
+    trailing = EventSequences(np.array([0.0, 1.0]), np.array([0, 0]), np.array([0, 2, 2, 2]), 1,
+                              allow_empty=True)
+    assert trailing.lengths.tolist() == [2, 0, 0]
 
 
 def test_offsets_and_window_checks():

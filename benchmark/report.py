@@ -38,7 +38,7 @@ def load_paper_reference():
 
     if not PAPER_REFERENCE.exists():
         return pd.DataFrame(columns=["method", "dataset", "metric", "mean", "std", "source"])
-    return pd.read_csv(PAPER_REFERENCE)
+    return pd.read_csv(PAPER_REFERENCE, dtype={"mean": str, "std": str}, keep_default_na=False)
 
 
 def _dataset_order(names) -> list[str]:
@@ -92,7 +92,7 @@ def build_table(res, paper, metric: str, dec: int) -> tuple[list[str], list[list
             hit = psub[(psub.method == m) & (psub.dataset == d)]
             if len(hit):
                 r = hit.iloc[0]
-                row.append(f"{r['mean']}" + (f" ± {r['std']}" if str(r["std"]) not in ("nan", "") else ""))
+                row.append(r["mean"] + (f" ± {r['std']}" if r["std"] else ""))
             else:
                 row.append("")
         rows.append(row)

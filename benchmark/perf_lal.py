@@ -1,0 +1,152 @@
+"""``python -m benchmark perf lal``: LAL's time per EM epoch, where it goes, and Huge scaling.
+
+Subcommands:
+
+* ``epoch [--family exp --clusters 3 --em-epochs 2 --profile-top 15]``: fit the ``paper``
+  profile on one synthetic set for a few EM epochs (the cluster-count walk on, so K grows as
+  in a real run), print seconds per EM epoch, the extrapolation to the full profile and its
+  ratio to the paper's LAL time for that set (Table 3, authors' hardware); with
+  ``--profile-top`` also the top functions by cumulative time (cProfile).
+* ``huge [--sizes 1000,10000,100000] [--em-epochs 2]``: for each size, simulate a Huge-protocol
+  set (5 exp-Hawkes clusters, mean length 50), fit the paper profile for a few EM epochs in a
+  fresh process and print seconds per EM epoch and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Table 3 of the paper: LAL running time in seconds per synthetic set (authors' hardware)
+PAPER_SECONDS = {
+    ("exp", 2): 2048, ("exp", 3): 2305, ("exp", 4): 2484, ("exp", 5): 2342,
+    ("sin", 2): 2078, ("sin", 3): 2457, ("sin", 4): 2706, ("sin", 5): 2487,
+    ("trunc", 2): 1847, ("trunc", 3): 1942, ("trunc", 4): 2201, ("trunc", 5): 2317,
+}
+
+
+def _paper_params(em_epochs: int, seed: int) -> dict:
+    from baselines.lal import LAL
+
+    params = {**LAL.default_params(), **LAL.presets["paper"]}
+    full = params["n_em_epochs"]
+    params.update(n_em_epochs=em_epochs, n_prune_epochs=0, seed=seed)
+    return params | {"_full_em_epochs": full}
+
+
+def epoch_cmd(args: argparse.Namespace) -> int:
+    from baselines.lal import LAL
+    from generators.hawkes_synthetic import make_lal_dataset
+
+    data = make_lal_dataset(args.family, args.clusters, seed=args.seed)
+    params = _paper_params(args.em_epochs, args.seed)
+    full = params.pop("_full_em_epochs")
+    model = LAL(**params)
+    profiler = cProfile.Profile() if args.profile_top else None
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    model.fit(data.sequences)
+    if profiler:
+        profiler.disable()
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    per_epoch = [h["seconds"] for h in model.history_]
+    mean_epoch = sum(per_epoch) / len(per_epoch)
+    rest = wall - sum(per_epoch)  # setup + final labelling of all sequences
+    estimate = full * mean_epoch + rest
+    paper = PAPER_SECONDS.get((args.family, args.clusters))
+    print(f"LAL paper profile on {args.family} K={args.clusters} ({len(data.sequences)} sequences),"
+          f" {args.em_epochs} EM epochs:")
+    for h in model.history_:
+        print(f"  epoch {h['epoch']}: {h['seconds']:.2f} s, K={h['n_clusters']}, "
+              f"move {h['move']} accepted={h['accepted']}")
+    print(f"s/EM-epoch: {mean_epoch:.2f}  (setup + final labelling: {rest:.2f} s)")
+    print(f"fit: {wall:.1f} s wall, {cpu:.1f} s CPU (wall > CPU means the machine was busy)")
+    print(f"extrapolated full profile ({full} EM epochs): {estimate:.0f} s  (target 600 s)")
+    if paper:
+        print(f"paper (Table 3, authors' hardware): {paper} s  -> ratio ours/paper "
+              f"{estimate / paper:.2f}")
+    if profiler:
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(args.profile_top)
+        print(buf.getvalue())
+    return 0
+
+
+def huge_one(args: argparse.Namespace) -> int:
+    """Child process: simulate, fit, print one JSON line."""
+    from baselines.lal import LAL
+    from benchmark.storage import load_sequences
+    from generators.huge import write_huge
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_huge(Path(tmp) / "huge", seed=args.seed, n_sequences=args.size,
+                          shard_size=min(args.size, 50000), n_workers=1)
+        seqs = load_sequences(path)
+    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    params = _paper_params(args.em_epochs, args.seed)
+    params.pop("_full_em_epochs")
+    start = time.perf_counter()
+    model = LAL(**params).fit(seqs)
+    wall = time.perf_counter() - start
+    per_epoch = [h["seconds"] for h in model.history_]
+    print(json.dumps({
+        "n_sequences": len(seqs), "s_per_em_epoch": sum(per_epoch) / len(per_epoch),
+        "fit_s": wall, "peak_rss_mb_after_data": rss_data,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }))
+    return 0
+
+
+def huge_cmd(args: argparse.Namespace) -> int:
+    print(f"{'sequences':>10} {'s/EM-epoch':>11} {'fit s':>8} {'RSS data MB':>12} "
+          f"{'peak RSS MB':>12}")
+    for size in [int(s) for s in args.sizes.split(",")]:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmark.perf_lal", "huge-one", "--size", str(size),
+             "--em-epochs", str(args.em_epochs), "--seed", str(args.seed)],
+            capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{r['n_sequences']:>10} {r['s_per_em_epoch']:>11.2f} {r['fit_s']:>8.1f} "
+              f"{r['peak_rss_mb_after_data']:>12.0f} {r['peak_rss_mb']:>12.0f}", flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmark perf lal", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("epoch", help="s/EM-epoch of the paper profile on one synthetic set")
+    p.add_argument("--family", default="exp", choices=["exp", "sin", "trunc"])
+    p.add_argument("--clusters", type=int, default=3)
+    p.add_argument("--em-epochs", type=int, default=2)
+    p.add_argument("--profile-top", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=epoch_cmd)
+    p = sub.add_parser("huge", help="s/EM-epoch and peak RSS vs number of sequences")
+    p.add_argument("--sizes", default="1000,10000,100000")
+    p.add_argument("--em-epochs", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=huge_cmd)
+    p = sub.add_parser("huge-one", help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--em-epochs", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=huge_one)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,229 @@
+"""Tests of LAL (baselines/lal.py): partition likelihood, network shapes and causality, EM run,
+determinism, double batching, likelihood-only cluster-count moves, label firewall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines._lal_net import IntensityNet, poisson_log_likelihood  # noqa: E402
+from baselines.lal import LAL, PartitionScaler, _cluster_log_likelihoods  # noqa: E402
+from benchmark.dataset import Dataset  # noqa: E402
+from benchmark.metrics import purity_score  # noqa: E402
+from benchmark.registry import METHODS, discover  # noqa: E402
+from benchmark.sequences import EventSequences  # noqa: E402
+from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
+
+TINY = dict(n_em_epochs=3, n_m_epochs=1, n_prune_epochs=1, hidden_size=8, batch_size=64,
+            max_computation_size=200)
+
+
+@pytest.fixture(scope="module")
+def two_clusters() -> Dataset:
+    return simulate_poisson_mixture(n_per_cluster=60, n_clusters=2, n_types=3, mean_length=20,
+                                    seed=3)
+
+
+def test_registered_with_presets():
+    discover()
+    assert METHODS["lal"] is LAL
+    names = set(LAL.param_names())
+    for profile in ("quick", "paper"):
+        assert set(LAL.presets[profile]) <= names
+    paper = {**LAL.default_params(), **LAL.presets["paper"]}
+    assert (paper["n_em_epochs"], paper["n_m_epochs"], paper["max_computation_size"],
+            paper["lr"], paper["max_clusters"]) == (50, 10, 2000, 0.1, 10)
+
+
+def test_poisson_log_likelihood_matches_scipy():
+    from scipy.stats import poisson
+
+    rng = np.random.default_rng(0)
+    lam = rng.gamma(2.0, 1.0, size=(3, 7, 4))
+    width = rng.uniform(0.1, 2.0, size=3)
+    counts = rng.poisson(lam * width[:, None, None])
+    got = poisson_log_likelihood(torch.tensor(lam), torch.tensor(counts, dtype=torch.float64),
+                                 torch.tensor(width)).numpy()
+    const = np.array([sum(np.log(np.arange(1, c + 1)).sum() for c in row.ravel())
+                      for row in counts])
+    want = poisson.logpmf(counts, lam * width[:, None, None]).sum(axis=(1, 2))
+    np.testing.assert_allclose(got - const, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_network_shapes_and_causality(cell):
+    torch.manual_seed(0)
+    net = IntensityNet(n_types=3, hidden_size=6, n_layers=2, cell=cell, max_clusters=4,
+                       batch_norm=True).eval()
+    x = torch.randn(5, 9, 4)
+    x[4] = x[0]
+    slots = torch.tensor([0, 1, 2, 3, 0])
+    intensity, rep = net(x, slots)
+    assert intensity.shape == (5, 9, 3) and rep.shape == (5, 12)
+    assert bool((intensity > 0).all())
+    # bin t's intensity depends on bins < t only: changing bin 4 leaves bins 0..4 unchanged
+    x2 = x.clone()
+    x2[:, 4] += 3.0
+    intensity2, _ = net(x2, slots)
+    torch.testing.assert_close(intensity[:, :5], intensity2[:, :5])
+    assert not torch.allclose(intensity[:, 5:], intensity2[:, 5:])
+    # clusters differ only by initial states: same slot, same output; other slot, other output
+    torch.testing.assert_close(intensity[0], intensity[4])
+    assert not torch.allclose(intensity[0], intensity[1])
+
+
+def test_partition_scaler_normalises_rows(two_clusters):
+    seqs = two_clusters.sequences
+    scaler = PartitionScaler.fit(seqs, 16, "zero")
+    part = scaler.transform(seqs)
+    assert part.x.shape == (len(seqs), 16, seqs.n_types + 1)
+    means = part.x.reshape(-1, seqs.n_types + 1).mean(dim=0)
+    np.testing.assert_allclose(means[1:].numpy(), 0.0, atol=1e-4)
+    assert int(part.counts.sum()) == seqs.n_events
+    np.testing.assert_allclose(float(part.width.mean()), 1.0, rtol=1e-5)
+
+
+def test_fit_outputs_and_history(two_clusters):
+    seqs = two_clusters.sequences
+    model = LAL(**TINY, seed=1).fit(seqs)
+    assert model.labels_.shape == (len(seqs),) and model.labels_.dtype == np.int64
+    assert model.n_clusters_ == len(np.unique(model.labels_))
+    assert len(model.history_) == TINY["n_em_epochs"]
+    emb = model.transform(seqs)
+    assert emb.shape == (len(seqs), TINY["hidden_size"]) and np.isfinite(emb).all()
+    assert set(model.metrics_) == {"log_likelihood_per_event", "n_clusters_found",
+                                   "seconds_per_em_epoch"}
+    assert model.metrics_["log_likelihood_per_event"] < 0
+
+
+def test_training_increases_likelihood(two_clusters):
+    model = LAL(n_clusters=2, n_em_epochs=4, n_m_epochs=2, hidden_size=8, batch_size=32,
+                seed=0).fit(two_clusters.sequences)
+    ll = [h["e_step_log_lik_per_event"] for h in model.history_]
+    assert ll[-1] > ll[0] + 0.1
+    assert all(h["n_clusters"] == 2 for h in model.history_)
+
+
+def test_same_seed_same_output_other_seed_differs(two_clusters):
+    seqs = two_clusters.sequences
+    a = LAL(**TINY, seed=4).fit(seqs)
+    b = LAL(**TINY, seed=4).fit(seqs)
+    c = LAL(**TINY, seed=5).fit(seqs)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.transform(seqs), b.transform(seqs))
+    assert not np.allclose(a.transform(seqs), c.transform(seqs))
+
+
+def test_double_batching_subset_size():
+    d = simulate_poisson_mixture(n_per_cluster=150, n_clusters=2, n_types=3, mean_length=10,
+                                 seed=0)
+    model = LAL(**{**TINY, "max_computation_size": 70}).fit(d.sequences)
+    assert [h["n_sequences"] for h in model.history_] == [70] * TINY["n_em_epochs"]
+    assert model.labels_.shape == (300,)  # every sequence is labelled in the end
+
+
+def test_prune_deletes_empty_then_least_costly_cluster():
+    model = LAL(seed=0)
+    rng = np.random.default_rng(0)
+    n = 50
+    good = torch.tensor(rng.normal(-10, 1, size=(n, 2)), dtype=torch.float64)
+    good[:25, 0] += 20.0  # first 25 sequences prefer cluster 0, the rest cluster 1
+    good[25:, 1] += 20.0
+    empty = torch.full((n, 1), -1e3, dtype=torch.float64)  # nobody prefers it
+    slots = [3, 5, 7]
+    move, loglik = model._prune_step(torch.cat([good, empty], dim=1), slots, rng)
+    assert move["move"] == "delete-empty" and slots == [3, 5] and loglik.shape == (n, 2)
+    # a near-copy of cluster 0 that a few sequences prefer by 0.5 nats: deleting it costs
+    # 1.5 nats and raises every other cluster's mixing probability, so the ratio accepts it
+    near = good[:, :1] - 1.0
+    near[:3] += 1.5
+    dup = torch.cat([good, near], dim=1)
+    slots = [3, 5, 7]
+    move, loglik = model._prune_step(dup, slots, rng)
+    assert move["move"] == "prune" and move["accepted"] and move["log_ratio"] > 0
+    assert len(slots) == 2 and loglik.shape == (n, 2)
+    # two well-separated clusters: deleting either costs ~20 nats per sequence, rejected
+    move, _ = model._prune_step(good, slots, rng)
+    assert not move["accepted"] and slots and len(slots) == 2
+
+
+def test_split_is_accepted_only_by_likelihood(two_clusters):
+    """The walk's split proposal is evaluated on the subset's likelihood and undone on
+    rejection (initial states restored exactly)."""
+    seqs = two_clusters.sequences
+    model = LAL(hidden_size=8, seed=0)
+    torch.manual_seed(0)
+    net = IntensityNet(seqs.n_types, 8, 1, "lstm", 3, True)
+    data = PartitionScaler.fit(seqs, 16, "zero").transform(seqs)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.1)
+    before = net.init_states.detach().clone()
+    for step in range(3):
+        slots = [0]
+        loglik = _cluster_log_likelihoods(net, data, slots)
+        move, new = model._walk_step(net, optimizer, data, slots, loglik,
+                                     np.random.default_rng(step))
+        assert move["move"] == "split"  # one cluster can only grow
+        assert len(slots) == (2 if move["accepted"] else 1)
+        if move["accepted"]:
+            recomputed = _cluster_log_likelihoods(net, data, slots)
+            np.testing.assert_allclose(new.numpy(), recomputed.numpy(), rtol=1e-6)
+            with torch.no_grad():
+                net.init_states.copy_(before)
+        else:
+            assert torch.equal(net.init_states[0], before[0])
+
+
+def test_label_firewall_shuffled_labels_same_output(tmp_path):
+    """Run through the harness worker twice on stored copies whose labels are permuted."""
+    from benchmark.storage import save_dataset
+    from benchmark.worker import run
+
+    d = simulate_poisson_mixture(n_per_cluster=30, n_clusters=2, n_types=3, mean_length=15,
+                                 seed=2)
+    shuffled = Dataset(d.sequences, np.random.default_rng(9).permutation(d.labels), d.meta)
+    outputs = []
+    for name, ds in (("a", d), ("b", shuffled)):
+        save_dataset(ds, tmp_path / f"data_{name}")
+        out = tmp_path / f"out_{name}"
+        out.mkdir()
+        run({"method": "lal", "method_module": "baselines.lal", "params": {**TINY, "seed": 0},
+             "out_dir": str(out),
+             "dataset_dir": str(tmp_path / f"data_{name}"), "probe": False})
+        outputs.append((np.load(out / "labels.npy"), np.load(out / "embeddings.npy")))
+    np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
+    np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
+
+
+def test_quick_preset_separates_two_clusters():
+    """K2-like data (two clusters with different per-type rates), quick preset, K chosen by the
+    walk: purity >= 0.9."""
+    d = simulate_poisson_mixture(n_per_cluster=150, n_clusters=2, n_types=4, mean_length=40,
+                                 seed=0)
+    model = LAL(**{**LAL.default_params(), **LAL.presets["quick"], "seed": 0}).fit(d.sequences)
+    assert purity_score(d.labels, model.labels_) >= 0.9
+
+
+def test_ensemble_and_other_cells(two_clusters):
+    seqs = two_clusters.sequences
+    model = LAL(**TINY, n_ensemble=2, n_clusters=2, cell="gru").fit(seqs)
+    assert model.labels_.shape == (len(seqs),) and len(model.runs_) == 2
+    assert model.transform(seqs).shape == (len(seqs), 2 * TINY["hidden_size"])
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_clusters": 0}, "n_clusters"),
+    ({"window_start": "middle"}, "window_start"),
+    ({"n_prune_epochs": 99}, "n_prune_epochs"),
+    ({"cell": "transformer"}, "cell"),
+])
+def test_bad_parameters_raise(two_clusters, params, message):
+    with pytest.raises(ValueError, match=message):
+        LAL(**{**TINY, **params}).fit(two_clusters.sequences)
+
+
+def test_too_few_sequences_raise():
+    seqs = EventSequences.from_lists([np.array([0.5, 1.0])], [np.array([0, 1])], n_types=2)
+    with pytest.raises(ValueError, match="at least 2 sequences"):
+        LAL(**TINY).fit(seqs)

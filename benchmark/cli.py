@@ -157,7 +157,7 @@ def cmd_run(args) -> int:
                      probe=not args.no_probe, overrides=_parse_params(args.param),
                      unlabelled_k=args.unlabelled_k or None)
     records = run_plan(plan, results_dir, jobs=args.jobs, timeout_s=args.timeout,
-                       memory_mb=args.memory_mb, progress=not args.no_progress)
+                       memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads)
     n_ok = sum(r["status"] == "ok" for r in records)
     print(f"{n_ok}/{len(records)} runs ok, {len(plan.skipped)} skipped; results in {results_dir}")
     if not args.no_evaluate:
@@ -265,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick) or 0..4 (paper)")
     r.add_argument("--profile", choices=["quick", "paper"], default="quick")
     r.add_argument("--jobs", type=int, default=1, help="runs in parallel")
+    r.add_argument("--threads", type=int, help="CPU threads per run (default: cores // jobs)")
     r.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     r.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     r.add_argument("--memory-mb", type=float, default=16000.0, help="RSS cap per run (MiB)")
@@ -301,8 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     _common(gen)
 
-    pf = sub.add_parser("perf", help="performance benchmarks: python -m benchmark perf TARGET ...")
+    pf = sub.add_parser("perf", add_help=False,
+                        help="performance benchmarks: python -m benchmark perf TARGET [--help]")
     pf.add_argument("target")
+    pf.add_argument("args", nargs=argparse.REMAINDER, help="passed to the target")
     return p
 
 
@@ -311,12 +314,10 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    if args.cmd != "perf" and rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = parser.parse_args(argv)
     try:
         if args.cmd == "perf":
-            return cmd_perf(args, rest)
+            return cmd_perf(args, args.args)
         return {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "report": cmd_report,
                 "regress": cmd_regress, "generate": cmd_generate}[args.cmd](args)
     except (UnknownNameError, DatasetUnavailable, FileNotFoundError, ValueError) as e:

@@ -5,9 +5,11 @@ training data, 500 sequences, 24,611 events; ``dev.pkl`` = held-out, 300 sequenc
 2 layers, 2 heads, feed-forward 64, batch 256, Adam lr 1e-3, the same number of epochs, the same
 torch thread count, in the same process. Printed per model:
 
-* training throughput = training events / seconds spent in the training epochs (EasyTPP: its own
-  ``loglike_loss`` + backward + Adam step on batches padded by its own tokenizer helpers, batch
-  preparation not timed; ours: the epoch loop inside ``fit``);
+* training throughput = training events x epochs / seconds spent in the training epochs
+  (EasyTPP: its own ``loglike_loss`` + backward + Adam step on batches padded by its own tokenizer
+  helpers, batch preparation not timed; ours: the epoch function ``fit`` runs,
+  :meth:`~baselines.thp.TransformerHawkesKMeans.epoch_runner`). The two models' epochs alternate,
+  so a change of load on the machine hits both; one untimed warm-up epoch each comes first;
 * held-out log-likelihood per event on ``dev.pkl``, computed for both by the same function,
   :func:`baselines.thp.point_process_loglik` (each sequence's first event unscored, integral over
   each inter-event interval by 64-node Gauss-Legendre quadrature, in the data's time unit);
@@ -19,31 +21,17 @@ and the throughput ratio ours / EasyTPP. EasyTPP is the optional package ``easy-
 from __future__ import annotations
 
 import argparse
-import pickle
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
+from benchmark.catalog import resolve_data_dir
 from benchmark.sequences import EventSequences
 
-DEFAULT_DATA_DIR = Path("/work/shared/data")
-
-
-def load_easytpp_pickle(path: Path) -> EventSequences:
-    """Read an EasyTPP "Gatech" pickle ``{'dim_process': K, split: [[{'time_since_start',
-    'type_event', ...}, ...], ...]}``; times = ``time_since_start`` as stored."""
-    with open(path, "rb") as fh:
-        blob = pickle.load(fh)
-    splits = [k for k in blob if k != "dim_process"]
-    if "dim_process" not in blob or len(splits) != 1:
-        raise ValueError(f"{path}: expected keys 'dim_process' and one split, got {list(blob)}")
-    rows = blob[splits[0]]
-    times = [[float(e["time_since_start"]) for e in seq] for seq in rows]
-    types = [[int(e["type_event"]) for e in seq] for seq in rows]
-    return EventSequences.from_lists(times, types, n_types=int(blob["dim_process"]),
-                                     meta={"name": f"{path.parent.name}/{path.name}"})
+# the data folder beside the repository, used when neither --data-dir nor EVSEQ_DATA_DIR is given
+SIBLING_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 class EasyTPPTHP:
@@ -82,22 +70,24 @@ class EasyTPPTHP:
                 EventTokenizer.make_attn_mask_for_pad_sequence(None, type_seqs, self.pad)),
         }
 
-    def train(self, seqs: EventSequences, n_epochs: int, batch_size: int, lr: float) -> float:
-        """Train (no shuffling: EasyTPP's default); returns seconds spent in the epochs."""
+    def epoch_runner(self, seqs: EventSequences, batch_size: int, lr: float):
+        """Pad the batches once (in file order: EasyTPP does not shuffle by default) and return a
+        function that trains one epoch as EasyTPP's model wrapper does."""
         import torch
 
         batches = [self.batch(seqs.slice(i, min(i + batch_size, len(seqs))))
                    for i in range(0, len(seqs), batch_size)]
         opt = torch.optim.Adam(self.model.parameters(), lr=lr)
-        self.model.train()
-        start = time.perf_counter()
-        for _ in range(n_epochs):
+
+        def run_epoch() -> None:
+            self.model.train()
             for batch in batches:
                 loss, num_event = self.model.loglike_loss(**batch)
                 opt.zero_grad()
                 (loss / num_event).backward()
                 opt.step()
-        return time.perf_counter() - start
+
+        return run_epoch
 
     def intensities_after_events(self, seqs: EventSequences, elapsed: np.ndarray):
         """(B, L - 1, S, K) intensities at ``t_j + elapsed`` from events 0..j (see
@@ -114,8 +104,10 @@ class EasyTPPTHP:
             return self.model.softplus(states).double()
 
 
-def heldout_loglik(intensity_fn, seqs: EventSequences, n_nodes: int, batch_size: int = 256) -> float:
-    """Log-likelihood per scored event of ``seqs``; ``intensity_fn(part, times, types, elapsed)``."""
+def heldout_loglik(intensity_fn, seqs: EventSequences, n_nodes: int,
+                   batch_size: int = 256) -> float:
+    """Log-likelihood per scored event of ``seqs``;
+    ``intensity_fn(part, times, types, elapsed)``."""
     from baselines.thp import point_process_loglik
     from benchmark.convert import to_padded
 
@@ -133,8 +125,9 @@ def heldout_loglik(intensity_fn, seqs: EventSequences, n_nodes: int, batch_size:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark perf thp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                        help="folder holding amazon/test.pkl and amazon/dev.pkl")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder holding amazon/test.pkl and amazon/dev.pkl (default: "
+                             "EVSEQ_DATA_DIR, else ../shared/data beside the repository)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--n-nodes", type=int, default=64, help="quadrature nodes for held-out LL")
@@ -144,47 +137,62 @@ def main(argv: list[str]) -> int:
     import torch
 
     from baselines.thp import TransformerHawkesKMeans
+    from loaders.easytpp import read_easytpp_pickle
 
-    train_path, dev_path = args.data_dir / "amazon" / "test.pkl", args.data_dir / "amazon" / "dev.pkl"
+    data_dir = resolve_data_dir(args.data_dir) or SIBLING_DATA_DIR
+    train_path, dev_path = data_dir / "amazon" / "test.pkl", data_dir / "amazon" / "dev.pkl"
     for p in (train_path, dev_path):
         if not p.is_file():
             print(f"missing {p}: put the EasyTPP Amazon pickles (test.pkl, dev.pkl) in "
-                  f"{args.data_dir / 'amazon'} or pass --data-dir")
+                  f"{data_dir / 'amazon'}, or pass --data-dir / set EVSEQ_DATA_DIR")
             return 2
+    try:
+        import easy_tpp  # noqa: F401
+        reference_available = True
+    except ImportError:
+        reference_available = False
+        print("reference unavailable: easy-tpp is not installed "
+              "(pip install easy-tpp==0.3.0 --no-deps); measuring ours only")
     torch.set_num_threads(args.threads)
-    train, dev = load_easytpp_pickle(train_path), load_easytpp_pickle(dev_path)
+    train, dev = read_easytpp_pickle(train_path, "test")[0], read_easytpp_pickle(dev_path, "dev")[0]
     n_train = train.n_events
     print(f"training data {train_path}: {len(train)} sequences, {n_train} events, "
           f"{train.n_types} types; held-out {dev_path}: {len(dev)} sequences, {dev.n_events} "
           f"events; {args.epochs} epochs, batch 256, Adam 1e-3, hidden 32, 2 layers, 2 heads, "
           f"{torch.get_num_threads()} torch threads")
 
-    results = {}
-    ours = TransformerHawkesKMeans(n_clusters=2, d_model=32, n_layers=2, n_heads=2, d_inner=64,
-                                   n_epochs=args.epochs, batch_size=256, lr=1e-3, n_init=1,
-                                   seed=args.seed)
-    ours.fit(train)
-    results["ours (baselines/thp.py)"] = (
-        ours.train_seconds_,
-        heldout_loglik(lambda part, t, k, e: ours.intensities_after_events(t, k, e), dev,
-                       args.n_nodes))
+    def ours_model(n_epochs: int) -> TransformerHawkesKMeans:
+        return TransformerHawkesKMeans(n_clusters=2, d_model=32, n_layers=2, n_heads=2, d_inner=64,
+                                       n_epochs=n_epochs, batch_size=256, lr=1e-3, n_init=1,
+                                       seed=args.seed)
 
-    try:
-        import easy_tpp  # noqa: F401
-    except ImportError:
-        print("reference unavailable: easy-tpp is not installed "
-              "(pip install easy-tpp==0.3.0 --no-deps); printing ours only")
-    else:
+    # warm-up (allocator, kernels) for both, untimed
+    ours_model(1).fit(train)
+    if reference_available:
+        EasyTPPTHP(train.n_types, 32, 2, 2, args.seed).epoch_runner(train, 256, 1e-3)()
+
+    # epochs alternate between the two models so that load changes on the machine hit both
+    ours = ours_model(args.epochs)
+    runners = {"ours (baselines/thp.py)": ours.epoch_runner(train)}
+    if reference_available:
         ref = EasyTPPTHP(train.n_types, 32, 2, 2, args.seed)
-        seconds = ref.train(train, args.epochs, 256, 1e-3)
-        results["EasyTPP 0.3.0 THP"] = (
-            seconds,
-            heldout_loglik(lambda part, t, k, e: ref.intensities_after_events(part, e), dev,
-                           args.n_nodes))
+        runners["EasyTPP 0.3.0 THP"] = ref.epoch_runner(train, 256, 1e-3)
+    seconds = {name: 0.0 for name in runners}
+    for _ in range(args.epochs):
+        for name, run_epoch in runners.items():
+            start = time.perf_counter()
+            run_epoch()
+            seconds[name] += time.perf_counter() - start
+    fits = {"ours (baselines/thp.py)":
+            lambda part, t, k, e: ours.intensities_after_events(t, k, e)}
+    if reference_available:
+        fits["EasyTPP 0.3.0 THP"] = lambda part, t, k, e: ref.intensities_after_events(part, e)
+    results = {name: (seconds[name], heldout_loglik(fits[name], dev, args.n_nodes))
+               for name in runners}
 
     print(f"{'model':<26} {'s/epoch':>8} {'train events/s':>15} {'held-out LL/event':>18}")
-    for name, (seconds, ll) in results.items():
-        print(f"{name:<26} {seconds / args.epochs:>8.3f} {n_train * args.epochs / seconds:>15,.0f} "
+    for name, (secs, ll) in results.items():
+        print(f"{name:<26} {secs / args.epochs:>8.3f} {n_train * args.epochs / secs:>15,.0f} "
               f"{ll:>18.4f}")
     if len(results) == 2:
         (s_ours, ll_ours), (s_ref, ll_ref) = results.values()

@@ -36,6 +36,12 @@ from .storage import (DatasetIntegrityError, canonical_json, load_labels, read_m
 
 DEFAULT_TIMEOUT_S = 3600.0
 DEFAULT_MEMORY_MB = 16000.0
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def default_threads(jobs: int) -> int:
+    """CPU threads per run so that ``jobs`` parallel runs share the machine's cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
 @dataclass
@@ -50,6 +56,7 @@ class RunSpec:
     dataset_sha256: str = ""
     probe: bool = True
     method_module: str = ""
+    threads: int = 1  # CPU threads for the worker's numeric libraries (not part of the key)
 
     @property
     def key(self) -> str:
@@ -186,17 +193,21 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     child_spec = {"method": spec.method, "params": spec.params, "dataset_dir": spec.dataset_dir,
-                  "out_dir": str(tmp), "probe": spec.probe, "method_module": spec.method_module}
+                  "out_dir": str(tmp), "probe": spec.probe, "method_module": spec.method_module,
+                  "threads": spec.threads}
     (tmp / "spec.json").write_text(json.dumps(child_spec))
     record: dict[str, Any] = {
         "method": spec.method, "dataset": spec.dataset, "seed": spec.seed, "profile": spec.profile,
         "params": spec.params, "n_clusters_given": spec.n_clusters_given,
         "dataset_sha256": spec.dataset_sha256, "key": spec.key, "probe": spec.probe,
+        "threads": spec.threads,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **environment(),
     }
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    for var in THREAD_ENV_VARS:
+        env[var] = str(spec.threads)
     with open(tmp / "log.txt", "wb") as log:
         wall0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "benchmark.worker", str(tmp / "spec.json")],
@@ -284,12 +295,16 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
 
 
 def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-             memory_mb: float = DEFAULT_MEMORY_MB, progress: bool = True,
+             memory_mb: float = DEFAULT_MEMORY_MB, progress: bool = True, threads: int | None = None,
              log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Execute the plan (skipping finished runs); returns one record per run."""
+    """Execute the plan (skipping finished runs); returns one record per run.
+
+    Each worker gets ``threads`` CPU threads (default: cores // jobs)."""
     from tqdm import tqdm
 
     results_dir = Path(results_dir)
+    for spec in plan.runs:
+        spec.threads = threads or default_threads(jobs)
     for m, ds, reason in plan.skipped:
         log(f"skip {m} on {ds}: {reason}")
     todo, records = [], []

@@ -50,6 +50,10 @@ def run(spec: dict) -> dict:
     importlib.import_module(spec["method_module"])  # registers the method (and nothing else)
     cls = METHODS[spec["method"]]
     cls.check_dependencies()
+    if "torch" in cls.requires and spec.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
     out = Path(spec["out_dir"])
     seqs = load_sequences(Path(spec["dataset_dir"])).without_meta()
     result: dict = {"n_sequences": len(seqs), "n_events": seqs.n_events}

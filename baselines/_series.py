@@ -1,0 +1,93 @@
+"""Per-sequence count series shared by the tslearn and tsfresh baselines (not a method itself).
+
+Every sequence is cut into ``n_steps`` equal bins of its own window (the LAL partition,
+:func:`benchmark.convert.binned_counts`) and each bin counts the events of each type, giving one
+channel per event type. The ``"cumulative"`` form is the counting process N_c(t) of each type
+sampled at the bin ends, i.e. the running sum of the per-bin counts.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from benchmark.convert import binned_counts
+from benchmark.sequences import EventSequences
+
+SERIES_KINDS = ("counts", "cumulative")
+WINDOW_STARTS = ("zero", "first")
+
+
+def check_series_params(n_steps: int, series: str, window_start: str) -> None:
+    """Raise ValueError naming the bad parameter (called at the start of ``fit``)."""
+    if int(n_steps) != n_steps or n_steps < 2:
+        raise ValueError(f"n_steps must be an integer >= 2, got {n_steps!r}")
+    if series not in SERIES_KINDS:
+        raise ValueError(f"series must be one of {SERIES_KINDS}, got {series!r}")
+    if window_start not in WINDOW_STARTS:
+        raise ValueError(f"window_start must be one of {WINDOW_STARTS}, got {window_start!r}")
+
+
+def count_series(
+    seqs: EventSequences,
+    n_steps: int,
+    *,
+    series: str = "counts",
+    window_start: str = "zero",
+) -> np.ndarray:
+    """Float64 (N, n_steps, n_types) count series of every sequence.
+
+    ``series="counts"``: events of each type in each of the ``n_steps`` equal bins of the window
+    ``[s_i, window_end_i]`` (``s_i`` = 0 or the first event time, see ``window_start``);
+    ``series="cumulative"``: the running sum over bins (events of each type up to each bin end).
+    Counts are dimensionless (events); the bin width differs between sequences.
+    """
+    check_series_params(n_steps, series, window_start)
+    counts, _ = binned_counts(seqs, int(n_steps), start=window_start, dtype=np.float64)
+    if series == "cumulative":
+        np.cumsum(counts, axis=1, out=counts)
+    return counts
+
+
+def znormalised_series(
+    seqs: EventSequences,
+    n_steps: int,
+    *,
+    series: str = "cumulative",
+    window_start: str = "zero",
+) -> np.ndarray:
+    """Float64 (N, n_steps, n_types): :func:`count_series` scaled as tslearn recommends.
+
+    ``tslearn.preprocessing.TimeSeriesScalerMeanVariance`` gives every channel of every sequence
+    zero mean and unit variance over time (a constant channel becomes all zeros); k-Shape
+    requires this z-normalisation and tslearn's k-means examples apply it too.
+    """
+    with warnings.catch_warnings():  # tslearn warns at import when the optional h5py is absent
+        warnings.filterwarnings("ignore", message=".*h5py.*")
+        from tslearn.preprocessing import TimeSeriesScalerMeanVariance
+
+    x = count_series(seqs, n_steps, series=series, window_start=window_start)
+    return TimeSeriesScalerMeanVariance(mu=0.0, std=1.0).fit_transform(x)
+
+
+def check_enough_distinct(x: np.ndarray, n_clusters: int) -> None:
+    """Raise ValueError if the (N, ...) array has fewer distinct rows than ``n_clusters``
+    (centroid methods would then leave a cluster empty)."""
+    n_distinct = len(np.unique(x.reshape(len(x), -1), axis=0))
+    if n_distinct < n_clusters:
+        raise ValueError(
+            f"only {n_distinct} distinct normalised count series among {len(x)} sequences; "
+            f"cannot form n_clusters={n_clusters} clusters"
+        )
+
+
+def inter_event_times(seqs: EventSequences) -> tuple[np.ndarray, np.ndarray]:
+    """Gaps between consecutive events of the same sequence.
+
+    Returns ``(seq, dt)``: int64 (M,) sequence index and float64 (M,) gap in the sequences' time
+    unit, in sequence order; a sequence with n events contributes n − 1 gaps.
+    """
+    seq = seqs.seq_index()
+    same = seq[1:] == seq[:-1]
+    return seq[1:][same], np.diff(seqs.times)[same]

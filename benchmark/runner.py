@@ -191,7 +191,8 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
     """Run one spec in a child process and store its run directory; return the record."""
     final = spec.run_dir(results_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp",
+                                dir=final.parent))
     child_spec = {"method": spec.method, "params": spec.params, "dataset_dir": spec.dataset_dir,
                   "out_dir": str(tmp), "probe": spec.probe, "method_module": spec.method_module,
                   "threads": spec.threads}
@@ -320,7 +321,11 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
     lock = threading.Lock()
 
     def one(spec: RunSpec) -> dict[str, Any]:
-        rec = execute(spec, results_dir, timeout_s=timeout_s, memory_mb=memory_mb)
+        try:
+            rec = execute(spec, results_dir, timeout_s=timeout_s, memory_mb=memory_mb)
+        except OSError as e:  # the harness's own I/O failed (disk full, directory removed ...)
+            rec = {"method": spec.method, "dataset": spec.dataset, "seed": spec.seed,
+                   "status": "failed", "error": f"harness I/O error: {e}"}
         with lock:
             line = (f"{rec['status']:>7}  {spec.method} on {spec.dataset} seed {spec.seed}: "
                     + (f"{rec.get('wall_time_s', 0):.1f} s, {rec.get('peak_rss_mb', 0):.0f} MiB"
@@ -335,10 +340,26 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
     return records
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def clean_stale_tmp(results_dir: Path) -> int:
-    """Remove temporary run directories left by killed harness processes."""
+    """Remove temporary run directories left by killed harness processes. Directories of a
+    harness that is still running (its pid is in the name) are left alone, so several harness
+    processes may share a results directory."""
     n = 0
     for p in Path(results_dir).glob("runs/*/*/.*.tmp"):
+        parts = p.name.split(".")
+        pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue
         shutil.rmtree(p, ignore_errors=True)
         n += 1
     return n

@@ -153,3 +153,17 @@ def test_cli_errors_and_list(capsys, cache_dir):
     assert run_cli("list") == 0
     out = capsys.readouterr().out
     assert "poisson_mixture" in out and "histogram-kmeans" in out and "purity" in out
+
+
+def test_stale_tmp_cleanup_spares_live_harnesses(tmp_path):
+    from benchmark.runner import clean_stale_tmp
+
+    base = tmp_path / "runs" / "m" / "d"
+    live = base / f".seed0-abc.{os.getppid()}.x1.tmp"  # the pytest parent: alive
+    dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_proc.wait()
+    dead = base / f".seed0-abc.{dead_proc.pid}.x2.tmp"
+    for d in (live, dead):
+        d.mkdir(parents=True)
+    assert clean_stale_tmp(tmp_path) == 1
+    assert live.exists() and not dead.exists()

@@ -26,7 +26,7 @@ test-all: setup
 
 # Main job: every method on every offline dataset (quick profile), then the report.
 bench: setup
-	$(PY) -m benchmark run --all --results-dir results; \
+	$(PY) -m benchmark run --all --jobs 2 --threads 1 --results-dir results; \
 	$(PY) -m benchmark report --results-dir results --out results/leaderboard
 
 # Performance benchmarks (pytest-benchmark group), printed side by side with their references.

@@ -181,7 +181,7 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_runs
 
     data_dir, cache_dir = _dirs(args)
-    n = evaluate_runs(Path(args.results_dir), data_dir, cache_dir)
+    n = evaluate_runs(Path(args.results_dir), data_dir, cache_dir, force=args.force)
     print(f"evaluated {n} run(s) in {args.results_dir}")
     _print_summary(Path(args.results_dir))
     return 0
@@ -280,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="compute metrics from stored raw outputs")
     e.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    e.add_argument("--force", action="store_true", help="recompute metrics already stored")
     _common(e)
 
     rp = sub.add_parser("report", help="render the leaderboard from a results directory")

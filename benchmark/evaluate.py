@@ -39,8 +39,10 @@ def _load(path: Path) -> np.ndarray | None:
 
 
 def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
-                  log: Callable[[str], None] = print) -> int:
-    """Write metrics.json for each ok run; returns the number of runs evaluated."""
+                  log: Callable[[str], None] = print, force: bool = False) -> int:
+    """Write metrics.json for each ok run; returns the number of runs evaluated.
+
+    Incremental: a metric already in a run's metrics.json is not recomputed unless ``force``."""
     discover()
     truth: dict[str, tuple[str, np.ndarray | None, np.ndarray | None]] = {}
     n = 0
@@ -70,8 +72,10 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
             record=rec, seed=int(rec["seed"]),
         )
         mfile = run_dir / "metrics.json"
-        values = json.loads(mfile.read_text()) if mfile.exists() else {}
+        values = json.loads(mfile.read_text()) if mfile.exists() and not force else {}
         for name, spec in METRICS.items():
+            if name in values:
+                continue
             try:
                 v = spec.fn(inp)
             except Exception as e:  # one broken metric must not stop the others

@@ -65,6 +65,12 @@ def test_rerun_skips_finished_and_is_deterministic(tmp_path, cache_dir):
             "--results-dir", str(res), "--no-progress"]
     assert run_cli(*args) == 0
     (d1, r1), = list(iter_run_dirs(res))
+    metrics = json.loads((d1 / "metrics.json").read_text())
+    (d1 / "metrics.json").write_text(json.dumps(dict(metrics, purity=0.123)))
+    assert run_cli("evaluate", "--results-dir", str(res)) == 0  # incremental: kept
+    assert json.loads((d1 / "metrics.json").read_text())["purity"] == 0.123
+    assert run_cli("evaluate", "--results-dir", str(res), "--force") == 0
+    assert json.loads((d1 / "metrics.json").read_text())["purity"] == metrics["purity"]
     mtime = (d1 / "record.json").stat().st_mtime_ns
     assert run_cli(*args) == 0
     assert (d1 / "record.json").stat().st_mtime_ns == mtime  # skipped, not rerun

@@ -29,11 +29,13 @@ class IntensityNet(nn.Module):
     (max_clusters, n_state, L, H) with ``n_state`` = 2 for an LSTM (hidden, cell) and 1 for a
     GRU/RNN; the caller keeps the list of active slots (the clusters of the current model).
     ``forget_bias`` (LSTM only) sets the input-side forget-gate bias, so that what the initial
-    cell state encodes decays slowly along the partition.
+    cell state encodes decays slowly along the partition. ``init_scale``: the initial states
+    start ~ U(-init_scale, init_scale); ``None`` = ``1 / hidden_size`` (the authors' code).
     """
 
     def __init__(self, n_types: int, hidden_size: int, n_layers: int, cell: str,
-                 max_clusters: int, batch_norm: bool, forget_bias: float = 0.0) -> None:
+                 max_clusters: int, batch_norm: bool, forget_bias: float = 0.0,
+                 init_scale: float | None = None) -> None:
         super().__init__()
         if cell not in RECURRENT_CELLS:
             raise ValueError(f"cell must be one of {sorted(RECURRENT_CELLS)}, got {cell!r}")
@@ -47,7 +49,7 @@ class IntensityNet(nn.Module):
                 for name, bias in self.rnn.named_parameters():
                     if name.startswith("bias_ih"):
                         bias[hidden_size:2 * hidden_size] = forget_bias
-        bound = 1.0 / hidden_size
+        bound = 1.0 / hidden_size if init_scale is None else init_scale
         self.init_states = nn.Parameter(
             torch.empty(max_clusters, self.n_state, n_layers, hidden_size).uniform_(-bound, bound))
         self.norm = nn.BatchNorm1d(hidden_size) if batch_norm else nn.Identity()

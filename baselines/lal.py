@@ -141,6 +141,9 @@ class LAL(Clusterer):
     forget_bias : initial forget-gate bias of the LSTM (not in the paper): with 3 the initial
         cell state, the only thing that tells clusters apart, survives along the partition;
         chosen on the toy Poisson mixture (docs/lal.md), not on a benchmark set.
+    init_scale : initial states start ~ U(-init_scale, init_scale); ``None`` (default) =
+        ``1 / hidden_size`` as in the authors' code. Large values (1.0) make the first E-step
+        hard but random and EM keeps that partition (docs/lal.md).
     batch_norm : 1-D batch normalisation after the recurrent block (§4.2).
     n_em_epochs : EM epochs (§4.5: 50).
     n_m_epochs : network epochs per M-step (§4.3: 10).
@@ -149,6 +152,8 @@ class LAL(Clusterer):
     max_computation_size : E-step subset size per EM epoch (§4.4–4.5: 2000).
     batch_size : M-step mini-batch size (§4.4 ``b``).
     lr : Adam learning rate (§4.5: 0.1).
+    init_lr : learning rate of the initial states (their own Adam parameter group); ``None``
+        (default) = ``lr``. The plateau scheduler scales both groups.
     lr_patience, lr_factor : ReduceLROnPlateau on the M-step loss, stepped per network epoch
         (§4.5: 25, 0.5).
     grad_clip : max global gradient norm per optimiser step (``None`` = no clipping).
@@ -188,6 +193,7 @@ class LAL(Clusterer):
         n_layers: int = 1,
         cell: str = "lstm",
         forget_bias: float = 3.0,
+        init_scale: float | None = None,
         batch_norm: bool = True,
         n_em_epochs: int = 50,
         n_m_epochs: int = 10,
@@ -195,6 +201,7 @@ class LAL(Clusterer):
         max_computation_size: int = 2000,
         batch_size: int = 50,
         lr: float = 0.1,
+        init_lr: float | None = None,
         lr_patience: int = 25,
         lr_factor: float = 0.5,
         grad_clip: float | None = None,
@@ -212,6 +219,7 @@ class LAL(Clusterer):
         self.n_layers = n_layers
         self.cell = cell
         self.forget_bias = forget_bias
+        self.init_scale = init_scale
         self.batch_norm = batch_norm
         self.n_em_epochs = n_em_epochs
         self.n_m_epochs = n_m_epochs
@@ -219,6 +227,7 @@ class LAL(Clusterer):
         self.max_computation_size = max_computation_size
         self.batch_size = batch_size
         self.lr = lr
+        self.init_lr = init_lr
         self.lr_patience = lr_patience
         self.lr_factor = lr_factor
         self.grad_clip = grad_clip
@@ -285,9 +294,12 @@ class LAL(Clusterer):
         scaler = PartitionScaler.fit(seqs.subset(first), n_steps, self.window_start)
         net = IntensityNet(seqs.n_types, self.hidden_size, self.n_layers, self.cell,
                            self.max_clusters if self.n_clusters is None else self.n_clusters,
-                           self.batch_norm, self.forget_bias)
+                           self.batch_norm, self.forget_bias, self.init_scale)
         slots = list(range(self.n_clusters or 1))
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
+        network = [p for name, p in net.named_parameters() if name != "init_states"]
+        init_lr = self.lr if self.init_lr is None else self.init_lr
+        optimizer = torch.optim.Adam([{"params": network},
+                                      {"params": [net.init_states], "lr": init_lr}], lr=self.lr)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=self.lr_factor, patience=self.lr_patience)
         whole = subset_size == n  # then every EM epoch sees all sequences
@@ -490,6 +502,10 @@ class LAL(Clusterer):
         if self.n_clusters is None and not 0 <= self.n_prune_epochs <= self.n_em_epochs:
             raise ValueError(
                 f"n_prune_epochs must be in [0, n_em_epochs], got {self.n_prune_epochs}")
+        if self.init_scale is not None and not self.init_scale > 0:
+            raise ValueError(f"init_scale must be None or > 0, got {self.init_scale}")
+        if self.init_lr is not None and not self.init_lr > 0:
+            raise ValueError(f"init_lr must be None or > 0, got {self.init_lr}")
         for name in ("hidden_size", "n_layers", "n_em_epochs", "n_m_epochs",
                      "max_computation_size", "batch_size", "n_ensemble"):
             if getattr(self, name) < 1:

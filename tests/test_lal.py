@@ -217,6 +217,8 @@ def test_ensemble_and_other_cells(two_clusters):
     ({"window_start": "middle"}, "window_start"),
     ({"n_prune_epochs": 99}, "n_prune_epochs"),
     ({"cell": "transformer"}, "cell"),
+    ({"init_scale": 0.0}, "init_scale"),
+    ({"init_lr": -1.0}, "init_lr"),
 ])
 def test_bad_parameters_raise(two_clusters, params, message):
     with pytest.raises(ValueError, match=message):
@@ -227,3 +229,18 @@ def test_too_few_sequences_raise():
     seqs = EventSequences.from_lists([np.array([0.5, 1.0])], [np.array([0, 1])], n_types=2)
     with pytest.raises(ValueError, match="at least 2 sequences"):
         LAL(**TINY).fit(seqs)
+
+
+def test_init_scale_and_init_lr(two_clusters):
+    """``init_scale`` sets the range of the initial states; ``init_lr`` puts them in their own
+    Adam group with that learning rate; defaults reproduce the single-group run."""
+    net = IntensityNet(n_types=3, hidden_size=8, n_layers=1, cell="lstm", max_clusters=3,
+                       batch_norm=True, init_scale=0.5)
+    assert float(net.init_states.abs().max()) <= 0.5
+    assert float(net.init_states.abs().max()) > 1.0 / 8
+    seqs = two_clusters.sequences
+    base = LAL(**TINY, n_clusters=2, seed=2).fit(seqs)
+    same = LAL(**TINY, n_clusters=2, seed=2, init_lr=TINY.get("lr", 0.1)).fit(seqs)
+    np.testing.assert_array_equal(base.labels_, same.labels_)
+    other = LAL(**TINY, n_clusters=2, seed=2, init_lr=0.01, init_scale=0.3).fit(seqs)
+    assert other.labels_.shape == (len(seqs),)

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from benchmark.convert import binned_counts
+from benchmark.method import Clusterer, check_input
 from benchmark.sequences import EventSequences
 
 SERIES_KINDS = ("counts", "cumulative")
@@ -91,3 +92,52 @@ def inter_event_times(seqs: EventSequences) -> tuple[np.ndarray, np.ndarray]:
     seq = seqs.seq_index()
     same = seq[1:] == seq[:-1]
     return seq[1:][same], np.diff(seqs.times)[same]
+
+
+class TslearnSeriesClusterer(Clusterer):
+    """Shared body of ``tslearn-kmeans`` and ``tslearn-kshape`` (not registered itself).
+
+    Subclasses define ``__init__`` (with at least ``n_clusters``, ``n_steps``, ``series``,
+    ``window_start``, ``seed``) and ``_model()``, the unfitted tslearn estimator; ``fit`` checks
+    the input, builds the z-normalised series (N, n_steps, n_types), fits the estimator on them
+    and keeps ``model_``, ``labels_`` and ``metrics_["inertia"]``.
+    """
+
+    outputs = ("labels", "embeddings")
+    needs_n_clusters = True
+    requires = ("tslearn",)
+
+    def _model(self):
+        raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Extra parameter checks of a subclass (raise ValueError)."""
+
+    def fit(self, seqs: EventSequences) -> "TslearnSeriesClusterer":
+        check_series_params(self.n_steps, self.series, self.window_start)
+        self._check_params()
+        if self.n_clusters < 1:
+            raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
+        check_input(seqs, min_sequences=max(self.n_clusters, 2))
+        x = self._series(seqs)
+        check_enough_distinct(x, self.n_clusters)
+        self.model_ = self._model()
+        self.labels_ = np.asarray(self.model_.fit_predict(x), dtype=np.int64)
+        self.metrics_ = {"inertia": float(self.model_.inertia_)}
+        return self
+
+    def transform(self, seqs: EventSequences) -> np.ndarray:
+        """The z-normalised series that are clustered, flattened: float64 (N, n_steps·n_types)."""
+        return self._series(seqs).reshape(len(seqs), -1)
+
+    def _series(self, seqs: EventSequences) -> np.ndarray:
+        return znormalised_series(seqs, self.n_steps, series=self.series,
+                                  window_start=self.window_start)
+
+
+def tslearn_clustering():
+    """``tslearn.clustering``, imported without its warning about the optional h5py."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*h5py.*")
+        import tslearn.clustering
+    return tslearn.clustering

@@ -71,6 +71,7 @@ class ConvAutoencoderKMeans(Clusterer):
     latent_dim : size of the bottleneck code = the embedding clustered by k-means.
     n_epochs : passes over the data. batch_size : sequences per mini-batch. lr : Adam step size.
     n_init : k-means restarts. seed : seeds torch, batching and k-means.
+    device : torch device for training and encoding (``"cpu"``, ``"cuda"``).
 
     After ``fit``: ``labels_`` (N,), ``embeddings_`` float32 (N, latent_dim), ``loss_history_``
     (mean reconstruction MSE per epoch, standardised units), ``train_seconds_`` and ``metrics_``
@@ -96,6 +97,7 @@ class ConvAutoencoderKMeans(Clusterer):
         lr: float = 1e-3,
         n_init: int = 10,
         seed: int = 0,
+        device: str = "cpu",
     ) -> None:
         self.n_clusters = n_clusters
         self.n_steps = n_steps
@@ -107,11 +109,13 @@ class ConvAutoencoderKMeans(Clusterer):
         self.lr = lr
         self.n_init = n_init
         self.seed = seed
+        self.device = device
 
     def _inputs(self, seqs: EventSequences):
         import torch
 
-        return torch.from_numpy((count_image(seqs, self.n_steps) - self.mean_) / self.std_)
+        x = (count_image(seqs, self.n_steps) - self.mean_) / self.std_
+        return torch.from_numpy(x).to(self.device)
 
     def fit(self, seqs: EventSequences) -> "ConvAutoencoderKMeans":
         import torch
@@ -126,18 +130,18 @@ class ConvAutoencoderKMeans(Clusterer):
         image = count_image(seqs, self.n_steps)
         self.mean_ = image.mean(axis=(0, 2), keepdims=True)[0]  # (C + 1, 1)
         self.std_ = np.maximum(image.std(axis=(0, 2), keepdims=True)[0], 1e-6)
-        x = torch.from_numpy((image - self.mean_) / self.std_)
+        x = torch.from_numpy((image - self.mean_) / self.std_).to(self.device)
 
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self.net_ = _build_net(x.shape[1], self.n_steps, tuple(self.hidden_channels),
-                               self.kernel_size, self.latent_dim)
+                               self.kernel_size, self.latent_dim).to(self.device)
         optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         self.net_.train()
         self.loss_history_ = []
         start = time.perf_counter()
         for _ in range(self.n_epochs):
-            perm = torch.from_numpy(rng.permutation(len(x)))
+            perm = torch.from_numpy(rng.permutation(len(x))).to(self.device)
             total = 0.0
             for i in range(0, len(x), self.batch_size):
                 batch = x[perm[i:i + self.batch_size]]
@@ -155,7 +159,7 @@ class ConvAutoencoderKMeans(Clusterer):
         with torch.no_grad():
             codes = self.net_.encoder(x)
             mse = float(torch.nn.functional.mse_loss(self.net_.decoder(codes), x))
-        self.embeddings_ = codes.numpy().astype(np.float32)
+        self.embeddings_ = codes.cpu().numpy().astype(np.float32)
         self.kmeans_ = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.seed)
         self.labels_ = self.kmeans_.fit_predict(self.embeddings_)
         self.metrics_ = {"reconstruction_mse": mse}
@@ -175,4 +179,4 @@ class ConvAutoencoderKMeans(Clusterer):
         check_input(seqs, min_sequences=1, min_events=1)
         self.net_.eval()
         with torch.no_grad():
-            return self.net_.encoder(self._inputs(seqs)).numpy().astype(np.float32)
+            return self.net_.encoder(self._inputs(seqs)).cpu().numpy().astype(np.float32)

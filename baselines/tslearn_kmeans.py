@@ -9,20 +9,14 @@ Each sequence becomes a multivariate series with one channel per event type (see
 
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
-
-from baselines._series import check_enough_distinct, check_series_params, znormalised_series
-from benchmark.method import Clusterer, check_input
+from baselines._series import TslearnSeriesClusterer, tslearn_clustering
 from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
 
 METRICS = ("euclidean", "dtw", "softdtw")
 
 
 @register_method("tslearn-kmeans")
-class TslearnKMeans(Clusterer):
+class TslearnKMeans(TslearnSeriesClusterer):
     """k-means for time series (tslearn) on z-normalised per-type count series.
 
     Parameters
@@ -40,9 +34,6 @@ class TslearnKMeans(Clusterer):
     seed : random seed (``random_state`` of tslearn).
     """
 
-    outputs = ("labels", "embeddings")
-    needs_n_clusters = True
-    requires = ("tslearn",)
     presets = {"quick": {"n_steps": 32, "n_init": 2, "max_iter": 30},
                "paper": {"n_steps": 128, "n_init": 5, "max_iter": 100}}
     paper = ("tslearn TimeSeriesKMeans (Tavenard et al., JMLR 2020) as a baseline in "
@@ -68,31 +59,12 @@ class TslearnKMeans(Clusterer):
         self.max_iter = max_iter
         self.seed = seed
 
-    def fit(self, seqs: EventSequences) -> "TslearnKMeans":
-        check_series_params(self.n_steps, self.series, self.window_start)
+    def _check_params(self) -> None:
         if self.metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
-        if self.n_clusters < 1:
-            raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
-        check_input(seqs, min_sequences=max(self.n_clusters, 2))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*h5py.*")
-            from tslearn.clustering import TimeSeriesKMeans
 
-        x = self._series(seqs)
-        check_enough_distinct(x, self.n_clusters)
-        self.model_ = TimeSeriesKMeans(
+    def _model(self):
+        return tslearn_clustering().TimeSeriesKMeans(
             n_clusters=self.n_clusters, metric=self.metric, n_init=self.n_init,
             max_iter=self.max_iter, random_state=self.seed,
         )
-        self.labels_ = np.asarray(self.model_.fit_predict(x), dtype=np.int64)
-        self.metrics_ = {"inertia": float(self.model_.inertia_)}
-        return self
-
-    def transform(self, seqs: EventSequences) -> np.ndarray:
-        """The z-normalised series that k-means clusters, flattened: float64 (N, n_steps·n_types)."""
-        return self._series(seqs).reshape(len(seqs), -1)
-
-    def _series(self, seqs: EventSequences) -> np.ndarray:
-        return znormalised_series(seqs, self.n_steps, series=self.series,
-                                  window_start=self.window_start)

@@ -40,7 +40,7 @@ def _load(path: Path) -> np.ndarray | None:
 
 def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
                   log: Callable[[str], None] = print, force: bool = False) -> int:
-    """Write metrics.json for each ok run; returns the number of runs evaluated.
+    """Write metrics.json for each ok run; returns the number of runs whose metrics changed.
 
     Incremental: a metric already in a run's metrics.json is not recomputed unless ``force``."""
     discover()
@@ -73,6 +73,7 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
         )
         mfile = run_dir / "metrics.json"
         values = json.loads(mfile.read_text()) if mfile.exists() and not force else {}
+        before = dict(values)
         for name, spec in METRICS.items():
             if name in values:
                 continue
@@ -85,8 +86,11 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
                 values[name] = float(v)
         for name, v in rec.get("method_metrics", {}).items():
             values.setdefault(name, v)
-        write_atomic_json(mfile, values)
-        n += 1
+        if values != before or not mfile.exists():
+            write_atomic_json(mfile, values)
+            n += 1
+            log(f"evaluated {run_dir.relative_to(results_dir)}: {len(values) - len(before)} new "
+                f"metric(s)")
     return n
 
 

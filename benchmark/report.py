@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import RESULT_COLUMNS, aggregate, collect, failures
+from .evaluate import RESULT_COLUMNS, aggregate, collect, failures, iter_run_dirs
 from .registry import METRICS, discover
 from .storage import write_atomic_bytes
 
@@ -168,6 +168,25 @@ def _plots(res, out_dir: Path) -> list[str]:
     return made
 
 
+def _machines(results_dir: Path, rows: list[dict]) -> dict[str, dict[str, int]]:
+    """method -> {machine description: number of runs} over the runs the tables use."""
+    used = {(r["method"], r["dataset"], r["seed"], r["profile"]) for r in rows}
+    out: dict[str, dict[str, int]] = {}
+    for _, rec in iter_run_dirs(results_dir):
+        if (rec.get("method"), rec.get("dataset"), rec.get("seed"), rec.get("profile")) not in used \
+                or rec.get("status") != "ok":
+            continue
+        hw = rec.get("hardware", {})
+        desc = f"{hw.get('cpu', '?')}, {hw.get('threads', rec.get('threads', '?'))} thread(s) " \
+               f"of {hw.get('n_cpus', '?')} CPUs"
+        device = str(rec.get("params", {}).get("device", "cpu"))
+        if device.startswith("cuda"):
+            desc += f", GPU {hw.get('gpu', '?')}"
+        counts = out.setdefault(rec["method"], {})
+        counts[desc] = counts.get(desc, 0) + 1
+    return out
+
+
 def build_report(results_dir: Path, out_dir: Path) -> Path:
     """Aggregate ``results_dir`` and write the leaderboard files into ``out_dir``."""
     discover()
@@ -198,6 +217,14 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
         for r in fails:
             err = str(r.get("error", "")).replace("|", "/")[:120]
             md.append(f"| {r['method']} | {r['dataset']} | {r['seed']} | {r['status']} | {err} |")
+        md.append("")
+    machines = _machines(results_dir, rows)
+    if machines:
+        md += ["## Where the runs ran", "",
+               "Runtimes are only comparable between cells measured on the same machine.", "",
+               "| method | machine (runs) |", "|---|---|"]
+        md += [f"| {m} | {'; '.join(f'{h} ({n})' for h, n in sorted(c.items()))} |"
+               for m, c in sorted(machines.items())]
         md.append("")
     plots = _plots(res, out_dir)
     md += [f"![{p}]({p})" for p in plots]

@@ -121,8 +121,27 @@ def environment() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"versions": versions, "git_commit": git_commit(),
-            "hardware": {"cpu": cpu, "n_cpus": os.cpu_count(), "platform": platform.platform()}}
+    hardware = {"cpu": cpu, "n_cpus": os.cpu_count(), "platform": platform.platform()}
+    gpu = _gpu_names()
+    if gpu:
+        hardware["gpu"] = gpu
+    return {"versions": versions, "git_commit": git_commit(), "hardware": hardware}
+
+
+def _gpu_names() -> str | None:
+    """NVIDIA GPU model(s) of this machine from ``nvidia-smi`` (None without one)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [line.strip() for line in out.splitlines() if line.strip()]
+    return ", ".join(names) or None
 
 
 def find_done(spec: RunSpec, results_dir: Path) -> Path | None:

@@ -68,6 +68,10 @@ def _shard_hash(seqs: EventSequences) -> str:
     return h.hexdigest()
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def write_atomic_bytes(path: Path, data: bytes) -> None:
     """Write a file via a temporary file in the same directory and ``os.replace``."""
     path = Path(path)
@@ -78,6 +82,7 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give them the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

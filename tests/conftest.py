@@ -18,3 +18,15 @@ def shared_data_dir() -> Path | None:
     env = os.environ.get("EVSEQ_DATA_DIR")
     cand = Path(env) if env else REPO.parent / "shared" / "data"
     return cand if cand.exists() else None
+
+
+@pytest.fixture
+def torch_one_thread():
+    """One torch thread for the test (CI runs several test processes on 2 cores); restored after.
+    Use with ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

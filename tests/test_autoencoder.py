@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from baselines.autoencoder import ConvAutoencoderKMeans, count_image  # noqa: E402
 from benchmark.metrics import purity_score  # noqa: E402
@@ -15,15 +16,6 @@ from benchmark.sequences import EventSequences  # noqa: E402
 from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
 
 SMALL = dict(n_steps=8, hidden_channels=(4, 8), latent_dim=3, n_epochs=2, batch_size=8, n_init=1)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tests use one torch thread (CI runs several test processes on 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

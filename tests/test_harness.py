@@ -48,7 +48,13 @@ def test_run_report_end_to_end(tmp_path, cache_dir):
     pur = table[(table.metric == "purity")].set_index("method")
     assert pur.loc["histogram-kmeans", "mean"] > pur.loc["random", "mean"] + 0.1
     assert (pur["n_seeds"] == 2).all()
-    assert "**" in (lb / "README.md").read_text()
+    readme = (lb / "README.md").read_text()
+    assert "**" in readme
+    # where the runs ran: this machine's CPU, 2 runs per method, listed per method
+    assert "## Where the runs ran" in readme
+    hw = r["hardware"]
+    assert f"| random | {hw['cpu']}, {r['threads']} thread(s) of {hw['n_cpus']} CPUs (2) |" in readme
+    assert all(oct(p.stat().st_mode & 0o777) == oct(0o666 & ~_umask()) for p in lb.iterdir())
 
     # regress: identical results pass, a worse copy fails and names the metric
     assert run_cli("regress", "--reference", str(lb / "results.csv"), "--results-dir", str(res)) == 0
@@ -173,3 +179,9 @@ def test_stale_tmp_cleanup_spares_live_harnesses(tmp_path):
         d.mkdir(parents=True)
     assert clean_stale_tmp(tmp_path) == 1
     assert live.exists() and not dead.exists()
+
+
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from baselines.thp import (  # noqa: E402
     TransformerHawkesKMeans, gauss_legendre_unit, point_process_loglik,
@@ -18,15 +19,6 @@ from benchmark.sequences import EventSequences  # noqa: E402
 from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
 
 SMALL = dict(d_model=16, d_inner=32, n_epochs=2, batch_size=16, n_init=1)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tests use one torch thread (CI runs several test processes on 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -49,12 +49,18 @@ def _dataset_order(names) -> list[str]:
     return sorted(set(names), key=key)
 
 
+FULL_SEEDS = 5
+"""Seeds per cell of a finished table (the LAL paper's 5 runs); fewer are shown as ``(n/5)``."""
+
+
 def _fmt(mean: float, std: float, n: int, dec: int) -> str:
     if np.isnan(mean):
         return ""
     s = f"{mean:.{dec}f}"
     if n > 1:
         s += f" ± {std:.{dec}f}"
+    if n < FULL_SEEDS:
+        s += f" ({n}/{FULL_SEEDS})"
     return s
 
 
@@ -203,7 +209,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
           "suite's methods in the column; *italic* rows are the numbers printed in the LAL paper "
           "(tables 3, 4, 5, 8, 9) for comparison, not rerun here. A `q` marks cells measured "
           "with the `quick` profile only (CI-sized presets, not the paper's settings); all other "
-          "cells use the `paper` profile. Machine-readable: `results.csv`.", ""]
+          "cells use the `paper` profile. `(n/5)` marks cells with fewer than 5 seeds so far (the "
+          "leaderboard is built up across sessions). Machine-readable: `results.csv`.", ""]
     html_parts = []
     for metric, title, dec in TABLES:
         if not (res.metric == metric).any():

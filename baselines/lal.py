@@ -22,7 +22,9 @@ point processes". What this file does, step by step, with the paper's numbering:
   (``a ~ Beta``; the two children get ``2a·h`` and ``2(1-a)·h``), merge (mean of two states) or
   delete — and accept it with probability ``min(1, p(P|K_new) / p(P|K_old))``, the marginal
   likelihood of the subset. The last ``n_prune_epochs`` epochs only remove clusters: empty ones
-  and, with the same likelihood-ratio rule, the cluster whose deletion costs least. Nothing
+  and the cluster whose deletion costs least, accepted by the likelihood ratio with mixing
+  weights fitted and a per-cluster AIC penalty (not in the paper: the paper's "forcibly remove
+  clusters that differ insignificantly" made operational; see ``prune_penalty``). Nothing
   here reads labels; a user-given ``n_clusters`` fixes K instead.
 * **Outputs**: ``labels_`` = MAP cluster of every sequence; :meth:`LAL.transform` = final cell
   state of the sequence's MAP cluster (the paper's representation, §4.5).
@@ -158,6 +160,19 @@ class LAL(Clusterer):
         (§4.5: 25, 0.5).
     grad_clip : max global gradient norm per optimiser step (``None`` = no clipping).
     split_beta : split proportion ``a ~ Beta(split_beta, split_beta)`` (§4.4).
+    prune_penalty : removal phase only (not in the paper's formula): a deletion is accepted
+        with probability ``min(1, e^penalty · p(P|K-1) / p(P|K))``, i.e. every cluster must buy
+        its keep with ``penalty`` nats of likelihood. ``"aic"`` (default) = the number of free
+        parameters of one cluster (its initial states, ``n_state · n_layers · hidden_size``);
+        ``"bic"`` = that times ``½ ln n`` (n = E-step subset size; removes more, but collapsed
+        2-cluster runs to one cluster more often, docs/lal.md); ``0`` = the plain likelihood
+        ratio (version 1 behaviour). The paper asks the last
+        epochs to "forcibly remove extra clusters that are almost empty or differ
+        insignificantly" (§4.4); the plain ratio never removes a near-duplicate (docs/lal.md).
+    prune_mixing : mixing probabilities of the removal test (not in the paper): ``"fitted"``
+        (default) = maximum-likelihood weights for both models, so an exact duplicate costs
+        nothing to remove; ``"uniform"`` = 1/K as in the EM (version 1), where duplicating a
+        cluster acts as extra mixing weight and can be worth O(N) nats.
     posterior_floor : M-step pairs with ``γ_nk`` below this are skipped (their weight in eq. 18
         is negligible); ``0`` computes every pair.
     n_ensemble : number of runs for the co-association ensemble (Table 7); 1 = single model.
@@ -170,6 +185,9 @@ class LAL(Clusterer):
     seconds per EM epoch).
     """
 
+    # "2": the removal phase judges deletions with fitted mixing weights and an AIC penalty
+    # (``prune_mixing``, ``prune_penalty``); "1" (no attribute) used the plain 1/K ratio
+    version = "2"
     outputs = ("labels", "embeddings")
     needs_n_clusters = False
     requires = ("torch",)
@@ -206,6 +224,8 @@ class LAL(Clusterer):
         lr_factor: float = 0.5,
         grad_clip: float | None = None,
         split_beta: float = 1.0,
+        prune_penalty: float | str = "aic",
+        prune_mixing: str = "fitted",
         posterior_floor: float = 1e-3,
         n_ensemble: int = 1,
         n_threads: int = 1,
@@ -232,6 +252,8 @@ class LAL(Clusterer):
         self.lr_factor = lr_factor
         self.grad_clip = grad_clip
         self.split_beta = split_beta
+        self.prune_penalty = prune_penalty
+        self.prune_mixing = prune_mixing
         self.posterior_floor = posterior_floor
         self.n_ensemble = n_ensemble
         self.n_threads = n_threads
@@ -324,7 +346,8 @@ class LAL(Clusterer):
                 if epoch < self.n_em_epochs - self.n_prune_epochs:
                     move, loglik = self._walk_step(net, optimizer, data, slots, loglik, rng)
                 else:
-                    move, loglik = self._prune_step(loglik, slots, rng)
+                    move, loglik = self._prune_step(loglik, slots, rng,
+                                                    self._penalty(net, len(data)))
             history.append({
                 "epoch": epoch, "n_clusters": len(slots), "n_sequences": len(data),
                 "e_step_log_lik_per_event": e_step_ll / max(int(data.n_events.sum()), 1),
@@ -423,10 +446,19 @@ class LAL(Clusterer):
                 net.init_states[parent] = saved
         return {"move": move, "accepted": bool(accepted), "log_ratio": float(log_ratio)}, loglik
 
-    def _prune_step(self, loglik, slots: list[int], rng: np.random.Generator):
+    def _penalty(self, net, n_sequences: int = 1) -> float:
+        """Removal-phase penalty per cluster in nats (see ``prune_penalty``)."""
+        if self.prune_penalty == "aic":
+            return float(net.init_states[0].numel())
+        if self.prune_penalty == "bic":
+            return 0.5 * float(net.init_states[0].numel()) * math.log(max(n_sequences, 2))
+        return float(self.prune_penalty)
+
+    def _prune_step(self, loglik, slots: list[int], rng: np.random.Generator,
+                    penalty: float = 0.0):
         """Final-phase removal (§4.4): delete clusters no sequence prefers, else propose deleting
-        the cluster whose removal costs the least likelihood, accepted by the same
-        likelihood-ratio rule as the walk."""
+        the cluster whose removal costs the least likelihood, accepted with probability
+        ``min(1, e^penalty · likelihood ratio)`` (``penalty`` = 0: the walk's rule)."""
         import torch
 
         k = len(slots)
@@ -440,12 +472,15 @@ class LAL(Clusterer):
             log_ratio = _mixture_log_likelihood(proposal) - old
             slots[:] = [slots[i] for i in keep]
             return {"move": "delete-empty", "accepted": True, "log_ratio": log_ratio}, proposal
+        mixture = (_fitted_mixture_log_likelihood if self.prune_mixing == "fitted"
+                   else _mixture_log_likelihood)
+        old = mixture(loglik)
         ratios = []
         for pos in range(k):
             rest = torch.cat([loglik[:, :pos], loglik[:, pos + 1:]], dim=1)
-            ratios.append(_mixture_log_likelihood(rest) - old)
+            ratios.append(mixture(rest) - old)
         pos = int(np.argmax(ratios))
-        accepted = math.log(max(rng.random(), 1e-300)) < ratios[pos]
+        accepted = math.log(max(rng.random(), 1e-300)) < ratios[pos] + penalty
         if accepted:
             del slots[pos]
             loglik = torch.cat([loglik[:, :pos], loglik[:, pos + 1:]], dim=1)
@@ -504,6 +539,13 @@ class LAL(Clusterer):
                 f"n_prune_epochs must be in [0, n_em_epochs], got {self.n_prune_epochs}")
         if self.init_scale is not None and not self.init_scale > 0:
             raise ValueError(f"init_scale must be None or > 0, got {self.init_scale}")
+        if not (self.prune_penalty in ("aic", "bic") or (
+                isinstance(self.prune_penalty, (int, float)) and self.prune_penalty >= 0)):
+            raise ValueError(f"prune_penalty must be 'aic', 'bic' or a number >= 0, "
+                             f"got {self.prune_penalty!r}")
+        if self.prune_mixing not in ("fitted", "uniform"):
+            raise ValueError(f"prune_mixing must be 'fitted' or 'uniform', "
+                             f"got {self.prune_mixing!r}")
         if self.init_lr is not None and not self.init_lr > 0:
             raise ValueError(f"init_lr must be None or > 0, got {self.init_lr}")
         for name in ("hidden_size", "n_layers", "n_em_epochs", "n_m_epochs",
@@ -564,6 +606,21 @@ def _mixture_log_likelihood(loglik) -> float:
     import torch
 
     return float((torch.logsumexp(loglik, dim=1) - math.log(loglik.shape[1])).sum())
+
+
+def _fitted_mixture_log_likelihood(loglik, n_iter: int = 100) -> float:
+    """``max_π Σ_n log Σ_k π_k p(P_n | k)``: the mixture log-likelihood with the mixing
+    probabilities fitted by EM to fixed per-cluster likelihoods (n, K); used only to judge
+    removals (``prune_mixing="fitted"``). An exact duplicate cluster adds nothing here, whereas
+    with weights fixed at 1/K it acts as extra weight on its twin."""
+    import torch
+
+    log_w = torch.full((loglik.shape[1],), -math.log(loglik.shape[1]), dtype=loglik.dtype)
+    for _ in range(n_iter):
+        joint = loglik + log_w
+        log_w = torch.logsumexp(joint - torch.logsumexp(joint, dim=1, keepdim=True), dim=0) \
+            - math.log(loglik.shape[0])
+    return float(torch.logsumexp(loglik + log_w, dim=1).sum())
 
 
 def _copy_adam_rows(optimizer, param, source: int, target: int) -> None:

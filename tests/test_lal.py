@@ -125,7 +125,7 @@ def test_double_batching_subset_size():
 
 
 def test_prune_deletes_empty_then_least_costly_cluster():
-    model = LAL(seed=0)
+    model = LAL(seed=0, prune_mixing="uniform")  # version-1 removal test: weights 1/K
     rng = np.random.default_rng(0)
     n = 50
     good = torch.tensor(rng.normal(-10, 1, size=(n, 2)), dtype=torch.float64)
@@ -147,6 +147,57 @@ def test_prune_deletes_empty_then_least_costly_cluster():
     # two well-separated clusters: deleting either costs ~20 nats per sequence, rejected
     move, _ = model._prune_step(good, slots, rng)
     assert not move["accepted"] and slots and len(slots) == 2
+
+
+def _unbalanced_with_duplicate(n=200, majority=160, seed=0, noise=0.01):
+    """Per-cluster log-likelihoods (n, 3): clusters 0 and 1 separated by 20 nats, ``majority``
+    sequences in cluster 0, column 2 a copy of column 0 up to ±``noise`` nats per sequence (so
+    about half of cluster 0 prefers the copy and it is not 'empty')."""
+    rng = np.random.default_rng(seed)
+    base = torch.tensor(rng.normal(-10, 3, size=(n, 1)), dtype=torch.float64)
+    first = torch.arange(n)[:, None] < majority
+    two = torch.cat([torch.where(first, base, base - 20), torch.where(first, base - 20, base)],
+                    dim=1)
+    copy = two[:, :1] + torch.tensor(rng.uniform(-noise, noise, size=(n, 1)))
+    return two, torch.cat([two, copy], dim=1)
+
+
+def test_prune_removes_duplicate_of_majority_cluster():
+    """With weights fixed at 1/K a duplicate of the 80 % cluster acts as extra mixing weight:
+    deleting it costs 0.15 nats per sequence and the plain ratio keeps it. The default removal
+    test (fitted weights) sees that it adds nothing and deletes it; a true cluster is kept."""
+    two, dup = _unbalanced_with_duplicate()
+    rng = np.random.default_rng(0)
+    old = LAL(seed=0, prune_mixing="uniform", prune_penalty=0)
+    slots = [0, 1, 2]
+    move, _ = old._prune_step(dup, slots, rng, old._penalty(None))
+    assert move["log_ratio"] < -20 and not move["accepted"] and slots == [0, 1, 2]
+
+    model = LAL(seed=0, hidden_size=8)  # defaults: fitted weights, AIC penalty
+    net = IntensityNet(n_types=3, hidden_size=8, n_layers=1, cell="lstm", max_clusters=3,
+                       batch_norm=True)
+    assert model._penalty(net) == 2 * 1 * 8  # (hidden, cell) x layers x hidden size
+    slots = [0, 1, 2]
+    move, loglik = model._prune_step(dup, slots, rng, model._penalty(net))
+    assert move["move"] == "prune" and move["accepted"] and abs(move["log_ratio"]) < 0.1
+    assert slots in ([0, 1], [1, 2]) and loglik.shape == (200, 2)
+    # the two real clusters: deleting one costs ~20 nats x 40 sequences >> penalty, kept
+    for _ in range(5):
+        move, loglik = model._prune_step(loglik, slots, rng, model._penalty(net))
+        assert not move["accepted"] and len(slots) == 2
+
+
+def test_prune_penalty_removes_near_duplicate():
+    """A near-copy (each sequence ±2 nats) survives the plain likelihood ratio under fitted
+    weights (deleting it always costs something) but not a penalty of 20 nats."""
+    _, dup = _unbalanced_with_duplicate(majority=100, noise=2.0)
+    plain = LAL(seed=0, prune_penalty=0)
+    slots = [0, 1, 2]
+    move, _ = plain._prune_step(dup, slots, np.random.default_rng(0), plain._penalty(None))
+    assert -15 < move["log_ratio"] < -3 and not move["accepted"] and len(slots) == 3
+    model = LAL(seed=0, prune_penalty=20.0)
+    move, _ = model._prune_step(dup, slots, np.random.default_rng(0), model._penalty(None))
+    assert move["accepted"] and len(slots) == 2 and 1 in slots  # a copy of cluster 0 went
 
 
 def test_split_is_accepted_only_by_likelihood(two_clusters):
@@ -219,6 +270,9 @@ def test_ensemble_and_other_cells(two_clusters):
     ({"cell": "transformer"}, "cell"),
     ({"init_scale": 0.0}, "init_scale"),
     ({"init_lr": -1.0}, "init_lr"),
+    ({"prune_penalty": -1.0}, "prune_penalty"),
+    ({"prune_penalty": "hqc"}, "prune_penalty"),
+    ({"prune_mixing": "free"}, "prune_mixing"),
 ])
 def test_bad_parameters_raise(two_clusters, params, message):
     with pytest.raises(ValueError, match=message):

@@ -183,8 +183,10 @@ def _machines(results_dir: Path, rows: list[dict]) -> dict[str, dict[str, int]]:
                 or rec.get("status") != "ok":
             continue
         hw = rec.get("hardware", {})
-        desc = f"{hw.get('cpu', '?')}, {hw.get('threads', rec.get('threads', '?'))} thread(s) " \
-               f"of {hw.get('n_cpus', '?')} CPUs"
+        threads = rec.get("threads")
+        desc = (f"{hw.get('cpu', '?')}, "
+                + (f"{threads} thread(s)" if threads else "threads not recorded")
+                + f" of {hw.get('n_cpus', '?')} CPUs")
         device = str(rec.get("params", {}).get("device", "cpu"))
         if device.startswith("cuda"):
             desc += f", GPU {hw.get('gpu', '?')}"

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines._torch import torch_threads
 from benchmark.convert import binned_counts
 from benchmark.method import Clusterer, check_input
 from benchmark.registry import register_method
@@ -270,7 +271,7 @@ class LAL(Clusterer):
             raise ValueError(
                 f"n_ensemble={self.n_ensemble} builds an N x N co-association matrix; "
                 f"{len(seqs)} sequences exceed the limit of {MAX_ENSEMBLE_SEQUENCES}")
-        with self._torch_threads(), torch.random.fork_rng(devices=[]):
+        with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
             seeds = ([self.seed] if self.n_ensemble == 1 else
                      [int(s) for s in np.random.SeedSequence(self.seed)
                       .generate_state(self.n_ensemble)])
@@ -297,7 +298,7 @@ class LAL(Clusterer):
         concatenated."""
         if not hasattr(self, "runs_"):
             raise RuntimeError("call fit() before transform()")
-        with self._torch_threads():
+        with torch_threads(self.n_threads):
             return np.concatenate([self._score_all(run, seqs)[2] for run in self.runs_], axis=1)
 
     # ------------------------------------------------------------------------ one EM run
@@ -464,12 +465,11 @@ class LAL(Clusterer):
         k = len(slots)
         if k == 1:
             return {"move": "none", "accepted": False, "log_ratio": 0.0}, loglik
-        old = _mixture_log_likelihood(loglik)
         used = torch.bincount(loglik.argmax(dim=1), minlength=k) > 0
         if not bool(used.all()):
             keep = used.nonzero().flatten().tolist()
             proposal = loglik[:, keep]
-            log_ratio = _mixture_log_likelihood(proposal) - old
+            log_ratio = _mixture_log_likelihood(proposal) - _mixture_log_likelihood(loglik)
             slots[:] = [slots[i] for i in keep]
             return {"move": "delete-empty", "accepted": True, "log_ratio": log_ratio}, proposal
         mixture = (_fitted_mixture_log_likelihood if self.prune_mixing == "fitted"
@@ -552,23 +552,6 @@ class LAL(Clusterer):
                      "max_computation_size", "batch_size", "n_ensemble"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-    def _torch_threads(self):
-        """Context manager: torch uses ``n_threads`` threads inside, the old count after."""
-        import contextlib
-
-        import torch
-
-        @contextlib.contextmanager
-        def threads():
-            old = torch.get_num_threads()
-            torch.set_num_threads(self.n_threads)
-            try:
-                yield
-            finally:
-                torch.set_num_threads(old)
-
-        return threads()
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -32,11 +32,10 @@ original draws items the user never saw, which does not exist for a handful of e
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 
+from baselines._torch import torch_threads
 from benchmark.method import Clusterer, check_input
 from benchmark.registry import register_method
 from benchmark.sequences import EventSequences
@@ -64,19 +63,6 @@ def last_events_padded(token: np.ndarray, feature: np.ndarray, offsets: np.ndarr
     out_tok[r, col] = token[src]
     out_feat[r, col] = feature[src]
     return out_tok, out_feat
-
-
-@contextmanager
-def torch_threads(n_threads: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(n_threads)``, restoring the old value."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _build_encoder(n_types: int, hidden_size: int, n_blocks: int, n_heads: int, dropout: float,

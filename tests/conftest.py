@@ -24,9 +24,7 @@ def shared_data_dir() -> Path | None:
 def torch_one_thread():
     """One torch thread for the test (CI runs several test processes on 2 cores); restored after.
     Use with ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
-    import torch
+    from baselines._torch import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield

@@ -94,8 +94,8 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
     return n
 
 
-def collect(results_dir: Path) -> list[dict[str, Any]]:
-    """Per-run metric values: dicts with method, dataset, seed, profile, metric, value.
+def chosen_runs(results_dir: Path) -> dict[tuple[str, str, int], tuple[Path, dict[str, Any]]]:
+    """The runs the tables use: (method, dataset, seed) -> (run dir, record), evaluated ok runs.
 
     One run counts per (method, dataset, seed): the paper profile wins over quick where a
     (method, dataset) pair has paper runs, and among equals the most recently finished run.
@@ -110,10 +110,17 @@ def collect(results_dir: Path) -> list[dict[str, Any]]:
         if old is None or rank > (old[1].get("profile") == "paper", old[1].get("finished_at", "")):
             chosen[key] = (run_dir, rec)
     has_paper = {(m, d) for (m, d, _), (_, r) in chosen.items() if r.get("profile") == "paper"}
+    return {key: (run_dir, rec) for key, (run_dir, rec) in sorted(chosen.items())
+            if key[:2] not in has_paper or rec.get("profile") == "paper"}
+
+
+def collect(results_dir: Path, chosen: dict | None = None) -> list[dict[str, Any]]:
+    """Per-run metric values of :func:`chosen_runs` (computed if not given): dicts with method,
+    dataset, seed, profile, metric, value."""
+    if chosen is None:
+        chosen = chosen_runs(results_dir)
     rows = []
-    for (m, d, seed), (run_dir, rec) in sorted(chosen.items()):
-        if (m, d) in has_paper and rec.get("profile") != "paper":
-            continue
+    for (m, d, seed), (run_dir, rec) in chosen.items():
         for metric, value in json.loads((run_dir / "metrics.json").read_text()).items():
             rows.append({"method": m, "dataset": d, "seed": seed, "profile": rec.get("profile"),
                          "metric": metric, "value": value})

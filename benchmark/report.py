@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import RESULT_COLUMNS, aggregate, collect, failures, iter_run_dirs
+from .evaluate import RESULT_COLUMNS, aggregate, chosen_runs, collect, failures
 from .registry import METRICS, discover
 from .storage import write_atomic_bytes
 
@@ -174,14 +174,10 @@ def _plots(res, out_dir: Path) -> list[str]:
     return made
 
 
-def _machines(results_dir: Path, rows: list[dict]) -> dict[str, dict[str, int]]:
-    """method -> {machine description: number of runs} over the runs the tables use."""
-    used = {(r["method"], r["dataset"], r["seed"], r["profile"]) for r in rows}
+def _machines(records) -> dict[str, dict[str, int]]:
+    """method -> {machine description: number of runs} over the given run records."""
     out: dict[str, dict[str, int]] = {}
-    for _, rec in iter_run_dirs(results_dir):
-        if (rec.get("method"), rec.get("dataset"), rec.get("seed"), rec.get("profile")) not in used \
-                or rec.get("status") != "ok":
-            continue
+    for rec in records:
         hw = rec.get("hardware", {})
         threads = rec.get("threads")
         desc = (f"{hw.get('cpu', '?')}, "
@@ -200,7 +196,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     discover()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = collect(results_dir)
+    chosen = chosen_runs(results_dir)
+    rows = collect(results_dir, chosen)
     res = aggregate(rows)
     quick = {(r["method"], r["dataset"]) for r in rows if r["profile"] == "quick"}
     write_atomic_bytes(out_dir / "results.csv", res[RESULT_COLUMNS].to_csv(index=False).encode())
@@ -227,7 +224,7 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
             err = str(r.get("error", "")).replace("|", "/")[:120]
             md.append(f"| {r['method']} | {r['dataset']} | {r['seed']} | {r['status']} | {err} |")
         md.append("")
-    machines = _machines(results_dir, rows)
+    machines = _machines(rec for _, rec in chosen.values())
     if machines:
         md += ["## Where the runs ran", "",
                "Runtimes are only comparable between cells measured on the same machine.", "",

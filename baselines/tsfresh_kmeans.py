@@ -99,7 +99,9 @@ def _extract(seqs: EventSequences, n_steps: int, settings: dict, series: str, wi
         default_fc_parameters=settings, n_jobs=n_jobs, disable_progressbar=True,
         impute_function=None,
     )
-    return feats.reindex(np.arange(n))
+    # with worker processes tsfresh's column order follows the order results come back in;
+    # sort by feature name so the feature matrix (and the embeddings) are the same every run
+    return feats.reindex(np.arange(n)).sort_index(axis=1)
 
 
 @register_method("tsfresh-kmeans")

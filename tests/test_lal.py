@@ -298,3 +298,17 @@ def test_init_scale_and_init_lr(two_clusters):
     np.testing.assert_array_equal(base.labels_, same.labels_)
     other = LAL(**TINY, n_clusters=2, seed=2, init_lr=0.01, init_scale=0.3).fit(seqs)
     assert other.labels_.shape == (len(seqs),)
+
+
+def test_perf_huge_reports_time_memory_and_purity(capsys):
+    """``python -m benchmark perf lal huge`` runs one child process per size and prints one row
+    with seconds per EM epoch, peak RSS, clusters found and purity."""
+    from benchmark.perf_lal import main
+
+    assert main(["huge", "--sizes", "100", "--em-epochs", "1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "not comparable to Table 2" in out[0]
+    row = out[-1].split()
+    assert row[0] == "100" and row[1] == "1"
+    assert float(row[2]) > 0 and float(row[6]) > float(row[5]) > 0
+    assert 1 <= int(row[7]) <= 10 and 0.2 <= float(row[8]) <= 1.0

@@ -21,6 +21,7 @@ from .registry import METRICS, discover
 from .storage import write_atomic_bytes
 
 PAPER_REFERENCE = Path(__file__).resolve().parent.parent / "leaderboard" / "paper_reference.csv"
+HARDWARE_METRICS = {"wall_time_s", "peak_rss_mb"}  # cells get an `m` mark when machines differ
 TABLES = [  # (metric, title, decimals)
     ("purity", "Purity (LAL paper eq. 23), mean ± std over seeds", 2),
     ("ari", "Adjusted Rand index", 2),
@@ -64,10 +65,12 @@ def _fmt(mean: float, std: float, n: int, dec: int) -> str:
     return s
 
 
-def build_table(res, paper, metric: str, dec: int, quick: set[tuple[str, str]] = frozenset()
+def build_table(res, paper, metric: str, dec: int,
+                marks: dict[tuple[str, str], str] | None = None
                 ) -> tuple[list[str], list[list[str]], list[list[bool]]]:
     """Rows = methods (ours, then the paper's), columns = datasets; best ours per column flagged.
-    Cells of (method, dataset) pairs in ``quick`` (quick-profile runs only) get a ``q`` mark."""
+    ``marks`` maps (method, dataset) to a suffix for that cell (e.g. ``" q"``)."""
+    marks = marks or {}
     sub = res[res.metric == metric]
     datasets = _dataset_order(sub.dataset)
     methods = sorted(set(sub.method))
@@ -87,7 +90,7 @@ def build_table(res, paper, metric: str, dec: int, quick: set[tuple[str, str]] =
             if len(hit):
                 r = hit.iloc[0]
                 row.append(_fmt(r["mean"], r["std"], int(r["n_seeds"]), dec)
-                           + (" q" if (m, d) in quick else ""))
+                           + marks.get((m, d), ""))
                 b.append(d in best and np.isclose(r["mean"], best[d]))
             else:
                 row.append("")
@@ -174,21 +177,34 @@ def _plots(res, out_dir: Path) -> list[str]:
     return made
 
 
+def _machine(rec: dict) -> str:
+    """One run's machine as a table reads it: CPU model, threads used, CPUs, GPU if it used one."""
+    hw = rec.get("hardware", {})
+    threads = rec.get("threads")
+    desc = (f"{hw.get('cpu', '?')}, "
+            + (f"{threads} thread(s)" if threads else "threads not recorded")
+            + f" of {hw.get('n_cpus', '?')} CPUs")
+    if str(rec.get("params", {}).get("device", "cpu")).startswith("cuda"):
+        desc += f", GPU {hw.get('gpu', '?')}"
+    return desc
+
+
 def _machines(records) -> dict[str, dict[str, int]]:
     """method -> {machine description: number of runs} over the given run records."""
     out: dict[str, dict[str, int]] = {}
     for rec in records:
-        hw = rec.get("hardware", {})
-        threads = rec.get("threads")
-        desc = (f"{hw.get('cpu', '?')}, "
-                + (f"{threads} thread(s)" if threads else "threads not recorded")
-                + f" of {hw.get('n_cpus', '?')} CPUs")
-        device = str(rec.get("params", {}).get("device", "cpu"))
-        if device.startswith("cuda"):
-            desc += f", GPU {hw.get('gpu', '?')}"
         counts = out.setdefault(rec["method"], {})
+        desc = _machine(rec)
         counts[desc] = counts.get(desc, 0) + 1
     return out
+
+
+def _mixed_machine_cells(chosen: dict) -> set[tuple[str, str]]:
+    """(method, dataset) pairs whose chosen runs ran on more than one kind of machine."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for (m, d, _), (_, rec) in chosen.items():
+        seen.setdefault((m, d), set()).add(_machine(rec))
+    return {cell for cell, machines in seen.items() if len(machines) > 1}
 
 
 def build_report(results_dir: Path, out_dir: Path) -> Path:
@@ -199,7 +215,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     chosen = chosen_runs(results_dir)
     rows = collect(results_dir, chosen)
     res = aggregate(rows)
-    quick = {(r["method"], r["dataset"]) for r in rows if r["profile"] == "quick"}
+    quick = {(r["method"], r["dataset"]): " q" for r in rows if r["profile"] == "quick"}
+    mixed = _mixed_machine_cells(chosen)
     write_atomic_bytes(out_dir / "results.csv", res[RESULT_COLUMNS].to_csv(index=False).encode())
     paper = load_paper_reference()
     fails = failures(results_dir)
@@ -209,12 +226,17 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
           "(tables 3, 4, 5, 8, 9) for comparison, not rerun here. A `q` marks cells measured "
           "with the `quick` profile only (CI-sized presets, not the paper's settings); all other "
           "cells use the `paper` profile. `(n/5)` marks cells with fewer than 5 seeds so far (the "
-          "leaderboard is built up across sessions). Machine-readable: `results.csv`.", ""]
+          "leaderboard is built up across sessions). In the time and memory tables an `m` marks "
+          "cells whose seeds ran on different machines (see \"Where the runs ran\"): their mean "
+          "mixes hardware. Machine-readable: `results.csv`.", ""]
     html_parts = []
     for metric, title, dec in TABLES:
         if not (res.metric == metric).any():
             continue
-        header, cells, bold = build_table(res, paper, metric, dec, quick)
+        mixed_here = mixed if metric in HARDWARE_METRICS else set()
+        marks = {cell: quick.get(cell, "") + (" m" if cell in mixed_here else "")
+                 for cell in set(quick) | mixed_here}
+        header, cells, bold = build_table(res, paper, metric, dec, marks)
         md += [f"## {title}", "", _markdown(header, cells, bold), ""]
         html_parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(header, cells, bold)}")
     if fails:

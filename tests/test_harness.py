@@ -185,3 +185,29 @@ def _umask() -> int:
     old = os.umask(0)
     os.umask(old)
     return old
+
+
+def test_report_marks_time_cells_whose_seeds_ran_on_different_machines():
+    """A runtime mean over seeds from a GPU machine and a 2-core VM must not pass silently."""
+    import pandas as pd
+
+    from benchmark.report import _mixed_machine_cells, build_table
+
+    vm = {"cpu": "AMD EPYC", "n_cpus": 2}
+    gpu_box = {"cpu": "Xeon", "n_cpus": 16, "gpu": "H100"}
+    chosen = {
+        ("thp", "K2_C5", 0): (None, {"method": "thp", "hardware": gpu_box, "threads": 1,
+                                     "params": {"device": "cuda"}}),
+        ("thp", "K2_C5", 1): (None, {"method": "thp", "hardware": vm, "threads": 1,
+                                     "params": {"device": "cpu"}}),
+        ("dmhp", "K2_C5", 0): (None, {"method": "dmhp", "hardware": vm, "threads": 1}),
+        ("dmhp", "K2_C5", 1): (None, {"method": "dmhp", "hardware": vm, "threads": 1}),
+    }
+    assert _mixed_machine_cells(chosen) == {("thp", "K2_C5")}
+    res = pd.DataFrame([
+        {"method": m, "dataset": "K2_C5", "metric": "wall_time_s", "mean": t, "std": 1.0,
+         "n_seeds": 2} for m, t in (("thp", 40.0), ("dmhp", 15.0))])
+    paper = pd.DataFrame(columns=["method", "dataset", "metric", "mean", "std"])
+    _, rows, _ = build_table(res, paper, "wall_time_s", 1, {("thp", "K2_C5"): " m"})
+    cells = {row[0]: row[1] for row in rows}
+    assert cells["thp"].endswith(" m") and not cells["dmhp"].endswith(" m")

@@ -181,7 +181,8 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_runs
 
     data_dir, cache_dir = _dirs(args)
-    n = evaluate_runs(Path(args.results_dir), data_dir, cache_dir, force=args.force)
+    n = evaluate_runs(Path(args.results_dir), data_dir, cache_dir, force=args.force,
+                      skip=frozenset(_split(args.skip)))
     print(f"evaluated {n} run(s) in {args.results_dir}")
     _print_summary(Path(args.results_dir))
     return 0
@@ -281,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="compute metrics from stored raw outputs")
     e.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     e.add_argument("--force", action="store_true", help="recompute metrics already stored")
+    e.add_argument("--skip", nargs="+", metavar="METRIC",
+                   help="metrics to leave out this time, e.g. catboost_roc_auc catboost_precision "
+                        "catboost_recall (the slow probe); a later evaluate adds them")
     _common(e)
 
     rp = sub.add_parser("report", help="render the leaderboard from a results directory")

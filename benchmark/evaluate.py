@@ -39,11 +39,18 @@ def _load(path: Path) -> np.ndarray | None:
 
 
 def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
-                  log: Callable[[str], None] = print, force: bool = False) -> int:
+                  log: Callable[[str], None] = print, force: bool = False,
+                  skip: frozenset[str] = frozenset()) -> int:
     """Write metrics.json for each ok run; returns the number of runs whose metrics changed.
 
-    Incremental: a metric already in a run's metrics.json is not recomputed unless ``force``."""
+    Incremental: a metric already in a run's metrics.json is not recomputed unless ``force``.
+    Metrics named in ``skip`` are left out this time (a later call without it adds them), e.g.
+    the CatBoost probe, which costs seconds to minutes per run on wide embeddings."""
     discover()
+    unknown = sorted(set(skip) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown metric(s) to skip: {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(METRICS))}")
     truth: dict[str, tuple[str, np.ndarray | None, np.ndarray | None]] = {}
     n = 0
     for run_dir, rec in iter_run_dirs(results_dir):
@@ -75,7 +82,7 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
         values = json.loads(mfile.read_text()) if mfile.exists() and not force else {}
         before = dict(values)
         for name, spec in METRICS.items():
-            if name in values:
+            if name in values or name in skip:
                 continue
             try:
                 v = spec.fn(inp)

@@ -211,3 +211,17 @@ def test_report_marks_time_cells_whose_seeds_ran_on_different_machines():
     _, rows, _ = build_table(res, paper, "wall_time_s", 1, {("thp", "K2_C5"): " m"})
     cells = {row[0]: row[1] for row in rows}
     assert cells["thp"].endswith(" m") and not cells["dmhp"].endswith(" m")
+
+
+def test_evaluate_skip_leaves_metrics_for_a_later_call(tmp_path, cache_dir):
+    res = tmp_path / "res"
+    assert run_cli("run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds",
+                   "0", "--results-dir", str(res), "--no-progress", "--no-evaluate") == 0
+    assert run_cli("evaluate", "--results-dir", str(res), "--skip", "purity,nmi") == 0
+    (run_dir, _), = list(iter_run_dirs(res))
+    first = json.loads((run_dir / "metrics.json").read_text())
+    assert "ari" in first and "purity" not in first and "nmi" not in first
+    assert run_cli("evaluate", "--results-dir", str(res)) == 0
+    second = json.loads((run_dir / "metrics.json").read_text())
+    assert {"purity", "nmi"} <= set(second) and second["ari"] == first["ari"]
+    assert run_cli("evaluate", "--results-dir", str(res), "--skip", "no_such_metric") == 2

@@ -182,7 +182,8 @@ def cmd_evaluate(args) -> int:
 
     data_dir, cache_dir = _dirs(args)
     n = evaluate_runs(Path(args.results_dir), data_dir, cache_dir, force=args.force,
-                      skip=frozenset(_split(args.skip)))
+                      skip=frozenset(_split(args.skip)),
+                      methods=frozenset(_split(args.methods)) if args.methods else None)
     print(f"evaluated {n} run(s) in {args.results_dir}")
     _print_summary(Path(args.results_dir))
     return 0
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--skip", nargs="+", metavar="METRIC",
                    help="metrics to leave out this time, e.g. catboost_roc_auc catboost_precision "
                         "catboost_recall (the slow probe); a later evaluate adds them")
+    e.add_argument("--methods", nargs="+", help="only these methods' runs (comma or space separated)")
     _common(e)
 
     rp = sub.add_parser("report", help="render the leaderboard from a results directory")

@@ -40,12 +40,14 @@ def _load(path: Path) -> np.ndarray | None:
 
 def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
                   log: Callable[[str], None] = print, force: bool = False,
-                  skip: frozenset[str] = frozenset()) -> int:
+                  skip: frozenset[str] = frozenset(),
+                  methods: frozenset[str] | None = None) -> int:
     """Write metrics.json for each ok run; returns the number of runs whose metrics changed.
 
     Incremental: a metric already in a run's metrics.json is not recomputed unless ``force``.
     Metrics named in ``skip`` are left out this time (a later call without it adds them), e.g.
-    the CatBoost probe, which costs seconds to minutes per run on wide embeddings."""
+    the CatBoost probe, which costs seconds to minutes per run on wide embeddings. ``methods``
+    limits the call to those methods' runs (``None``: all)."""
     discover()
     unknown = sorted(set(skip) - set(METRICS))
     if unknown:
@@ -54,7 +56,7 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
     truth: dict[str, tuple[str, np.ndarray | None, np.ndarray | None]] = {}
     n = 0
     for run_dir, rec in iter_run_dirs(results_dir):
-        if rec.get("status") != "ok":
+        if rec.get("status") != "ok" or (methods is not None and rec["method"] not in methods):
             continue
         ds = rec["dataset"]
         if ds not in truth:

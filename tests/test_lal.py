@@ -310,5 +310,5 @@ def test_perf_huge_reports_time_memory_and_purity(capsys):
     assert "not comparable to Table 2" in out[0]
     row = out[-1].split()
     assert row[0] == "100" and row[1] == "1"
-    assert float(row[2]) > 0 and float(row[6]) > float(row[5]) > 0
+    assert float(row[2]) > 0 and float(row[6]) >= float(row[5]) > 0  # peak RSS never drops
     assert 1 <= int(row[7]) <= 10 and 0.2 <= float(row[8]) <= 1.0

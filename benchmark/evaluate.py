@@ -17,7 +17,7 @@ import numpy as np
 from .catalog import materialize
 from .dataset import DatasetUnavailable
 from .metrics import MetricInput, probe_split
-from .registry import METRICS, discover
+from .registry import METRICS, discover, get_method, get_metric
 from .storage import load_labels, load_sequences, read_meta, write_atomic_json
 
 RESULT_COLUMNS = ["method", "dataset", "metric", "mean", "std", "n_seeds"]
@@ -49,10 +49,10 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
     the CatBoost probe, which costs seconds to minutes per run on wide embeddings. ``methods``
     limits the call to those methods' runs (``None``: all)."""
     discover()
-    unknown = sorted(set(skip) - set(METRICS))
-    if unknown:
-        raise ValueError(f"unknown metric(s) to skip: {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(METRICS))}")
+    for name in skip:
+        get_metric(name)  # unknown names raise UnknownNameError listing the known ones
+    for name in methods or ():
+        get_method(name)
     truth: dict[str, tuple[str, np.ndarray | None, np.ndarray | None]] = {}
     n = 0
     for run_dir, rec in iter_run_dirs(results_dir):

@@ -37,12 +37,19 @@ PAPER_SECONDS = {
 }
 
 
-def _paper_params(em_epochs: int, seed: int) -> dict:
+def _paper_profile(seed: int) -> dict:
+    """LAL's parameters under the ``paper`` preset."""
     from baselines.lal import LAL
 
-    params = {**LAL.default_params(), **LAL.presets["paper"]}
+    return {**LAL.default_params(), **LAL.presets["paper"], "seed": seed}
+
+
+def _paper_params(em_epochs: int, seed: int) -> dict:
+    """The paper profile cut to ``em_epochs`` EM epochs without the removal phase, plus
+    ``_full_em_epochs`` (the profile's own count) for extrapolation."""
+    params = _paper_profile(seed)
     full = params["n_em_epochs"]
-    params.update(n_em_epochs=em_epochs, n_prune_epochs=0, seed=seed)
+    params.update(n_em_epochs=em_epochs, n_prune_epochs=0)
     return params | {"_full_em_epochs": full}
 
 
@@ -101,7 +108,7 @@ def huge_one(args: argparse.Namespace) -> int:
         labels_true = load_labels(path)
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     if args.full:
-        params = {**LAL.default_params(), **LAL.presets["paper"], "seed": args.seed}
+        params = _paper_profile(args.seed)
     else:
         params = _paper_params(args.em_epochs, args.seed)
         params.pop("_full_em_epochs")

@@ -225,6 +225,7 @@ def test_evaluate_skip_leaves_metrics_for_a_later_call(tmp_path, cache_dir):
     second = json.loads((run_dir / "metrics.json").read_text())
     assert {"purity", "nmi"} <= set(second) and second["ari"] == first["ari"]
     assert run_cli("evaluate", "--results-dir", str(res), "--skip", "no_such_metric") == 2
+    assert run_cli("evaluate", "--results-dir", str(res), "--methods", "no_such_method") == 2
     (run_dir / "metrics.json").unlink()
     assert run_cli("evaluate", "--results-dir", str(res), "--methods", "random") == 0
     assert not (run_dir / "metrics.json").exists()  # only the named methods' runs

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines._torch import torch_threads
+from baselines._torch import release_freed_memory, torch_threads
 from benchmark.convert import binned_counts
 from benchmark.method import Clusterer, check_input
 from benchmark.registry import register_method
@@ -490,7 +490,8 @@ class LAL(Clusterer):
     # --------------------------------------------------------------------- scoring / misc
     def _score_all(self, run: FittedRun, seqs: EventSequences, with_representation: bool = True):
         """MAP labels (N,), mixture log-likelihood (nats) and representations (N, d) of all
-        sequences, in chunks of ``max_computation_size`` sequences."""
+        sequences, in chunks of ``max_computation_size`` sequences; memory beyond the outputs
+        does not grow with N."""
         import torch
 
         labels, reps, total = [], [], 0.0
@@ -505,6 +506,8 @@ class LAL(Clusterer):
             total += _mixture_log_likelihood(loglik) - float(part.log_factorial.sum())
             if with_representation:
                 reps.append(rep[torch.arange(len(part)), best].numpy())
+            del part, out, loglik, rep
+            release_freed_memory()  # else fragmentation keeps ~7 MB per chunk resident
         labels = np.concatenate(labels).astype(np.int64)
         rep = np.concatenate(reps) if with_representation else None
         return labels, total, rep

@@ -2,11 +2,12 @@
 
 Subcommands:
 
-* ``epoch [--family exp --clusters 3 --em-epochs 2 --profile-top 15]``: fit the ``paper``
-  profile on one synthetic set for a few EM epochs (the cluster-count walk on, so K grows as
-  in a real run), print seconds per EM epoch, the extrapolation to the full profile and its
-  ratio to the paper's LAL time for that set (Table 3, authors' hardware); with
-  ``--profile-top`` also the top functions by cumulative time (cProfile).
+* ``epoch [--family exp --clusters 3 --em-epochs 2 --threads 1,2 --profile-top 15]``: fit the
+  ``paper`` profile on one synthetic set for a few EM epochs (the cluster-count walk on, so K
+  grows as in a real run), print seconds per EM epoch, the extrapolation to the full profile
+  and its ratio to the paper's LAL time for that set (Table 3, authors' hardware); one fit per
+  thread count, with the speed-up over the first; with ``--profile-top`` also the top
+  functions by cumulative time (cProfile).
 * ``huge [--sizes 1000,10000,100000] [--em-epochs 2 | --full]``: for each size, simulate a
   Huge-protocol set (5 exp-Hawkes clusters, mean length 50), fit the paper profile for a few EM
   epochs (or, with ``--full``, the whole profile including the removal epochs) in a fresh
@@ -60,38 +61,53 @@ def epoch_cmd(args: argparse.Namespace) -> int:
     data = make_lal_dataset(args.family, args.clusters, seed=args.seed)
     params = _paper_params(args.em_epochs, args.seed)
     full = params.pop("_full_em_epochs")
-    model = LAL(**params)
-    profiler = cProfile.Profile() if args.profile_top else None
-    cpu_start = time.process_time()
-    start = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    model.fit(data.sequences)
-    if profiler:
-        profiler.disable()
-    wall = time.perf_counter() - start
-    cpu = time.process_time() - cpu_start
-    per_epoch = [h["seconds"] for h in model.history_]
-    mean_epoch = sum(per_epoch) / len(per_epoch)
-    rest = wall - sum(per_epoch)  # setup + final labelling of all sequences
-    estimate = full * mean_epoch + rest
     paper = PAPER_SECONDS.get((args.family, args.clusters))
     print(f"LAL paper profile on {args.family} K={args.clusters} ({len(data.sequences)} sequences),"
           f" {args.em_epochs} EM epochs:")
-    for h in model.history_:
-        print(f"  epoch {h['epoch']}: {h['seconds']:.2f} s, K={h['n_clusters']}, "
-              f"move {h['move']} accepted={h['accepted']}")
-    print(f"s/EM-epoch: {mean_epoch:.2f}  (setup + final labelling: {rest:.2f} s)")
-    print(f"fit: {wall:.1f} s wall, {cpu:.1f} s CPU (wall > CPU means the machine was busy)")
-    print(f"extrapolated full profile ({full} EM epochs): {estimate:.0f} s  (target 600 s)")
-    if paper:
-        print(f"paper (Table 3, authors' hardware): {paper} s  -> ratio ours/paper "
-              f"{estimate / paper:.2f}")
-    if profiler:
-        buf = io.StringIO()
-        pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(args.profile_top)
-        print(buf.getvalue())
+    estimates = []  # (n_threads, extrapolated full-profile seconds)
+    for threads in _int_list(args.threads):
+        model = LAL(**{**params, "n_threads": threads})
+        profiler = cProfile.Profile() if args.profile_top else None
+        cpu_start = time.process_time()
+        start = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        model.fit(data.sequences)
+        if profiler:
+            profiler.disable()
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
+        per_epoch = [h["seconds"] for h in model.history_]
+        mean_epoch = sum(per_epoch) / len(per_epoch)
+        rest = wall - sum(per_epoch)  # setup + final labelling of all sequences
+        estimate = full * mean_epoch + rest
+        estimates.append((threads, estimate))
+        print(f"n_threads={threads}:")
+        for h in model.history_:
+            print(f"  epoch {h['epoch']}: {h['seconds']:.2f} s, K={h['n_clusters']}, "
+                  f"move {h['move']} accepted={h['accepted']}")
+        print(f"  s/EM-epoch: {mean_epoch:.2f}  (setup + final labelling: {rest:.2f} s)")
+        print(f"  fit: {wall:.1f} s wall, {cpu:.1f} s CPU (CPU > wall: several threads; "
+              f"wall > CPU: the machine was busy)")
+        print(f"  extrapolated full profile ({full} EM epochs): {estimate:.0f} s  "
+              f"(target 600 s)")
+        if paper:
+            print(f"  paper (Table 3, authors' hardware): {paper} s  -> ratio ours/paper "
+                  f"{estimate / paper:.2f}")
+        if profiler:
+            buf = io.StringIO()
+            pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(
+                args.profile_top)
+            print(buf.getvalue())
+    if len(estimates) > 1:
+        (first, base), *others = estimates
+        print(f"speed-up over n_threads={first}: " + ", ".join(
+            f"{t} threads {base / seconds:.2f}x" for t, seconds in others))
     return 0
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
 
 
 def huge_one(args: argparse.Namespace) -> int:
@@ -134,7 +150,7 @@ def huge_cmd(args: argparse.Namespace) -> int:
           f"(1e3 0.60, 1e4 0.65, 1e5 0.72, full Huge 0.576)")
     print(f"{'sequences':>10} {'EM epochs':>9} {'s/EM-epoch':>11} {'fit s':>8} {'fit CPU s':>9} "
           f"{'RSS data MB':>12} {'peak RSS MB':>12} {'K':>3} {'purity':>7}")
-    for size in [int(s) for s in args.sizes.split(",")]:
+    for size in _int_list(args.sizes):
         cmd = [sys.executable, "-m", "benchmark.perf_lal", "huge-one", "--size", str(size),
                "--em-epochs", str(args.em_epochs), "--seed", str(args.seed)]
         out = subprocess.run(cmd + (["--full"] if args.full else []),
@@ -158,6 +174,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--clusters", type=int, default=3)
     p.add_argument("--em-epochs", type=int, default=2)
     p.add_argument("--profile-top", type=int, default=0)
+    p.add_argument("--threads", default="1",
+                   help="torch threads, comma-separated to compare (e.g. 1,2): one fit each")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=epoch_cmd)
     p = sub.add_parser("huge", help="s/EM-epoch and peak RSS vs number of sequences")

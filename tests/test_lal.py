@@ -326,7 +326,8 @@ def test_perf_epoch_compares_thread_counts(capsys):
     headers = [line for line in out.splitlines() if line.startswith("n_threads=")]
     assert headers == ["n_threads=1:", "n_threads=1:"]
     assert "s/EM-epoch:" in out
-    assert "speed-up over n_threads=1: 1 threads" in out
+    assert "ms per (sequence, cluster) pair" in out
+    assert "speed-up per (sequence, cluster) pair over n_threads=1: 1 threads" in out
 
 
 def test_release_freed_memory_reaches_glibc():

@@ -41,9 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from baselines._torch import release_freed_memory, torch_threads
+from baselines._torch import torch_threads
 from benchmark.convert import binned_counts
 from benchmark.method import Clusterer, check_input
+from benchmark.process_memory import release_freed_memory
 from benchmark.registry import register_method
 from benchmark.sequences import EventSequences
 

@@ -25,12 +25,13 @@ import cProfile
 import io
 import json
 import pstats
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmark.process_memory import peak_rss_since_reset_mb, reset_peak_rss, resident_mb
 
 # Table 3 of the paper: LAL running time in seconds per synthetic set (authors' hardware)
 PAPER_SECONDS = {
@@ -66,7 +67,7 @@ def epoch_cmd(args: argparse.Namespace) -> int:
     paper = PAPER_SECONDS.get((args.family, args.clusters))
     print(f"LAL paper profile on {args.family} K={args.clusters} ({len(data.sequences)} sequences),"
           f" {args.em_epochs} EM epochs:")
-    estimates = []  # (n_threads, seconds per (sequence, cluster) pair and EM epoch)
+    per_pair_seconds = []  # (n_threads, seconds per (sequence, cluster) pair and EM epoch)
     for threads in _int_list(args.threads):
         model = LAL(**{**params, "n_threads": threads})
         profiler = cProfile.Profile() if args.profile_top else None
@@ -86,7 +87,7 @@ def epoch_cmd(args: argparse.Namespace) -> int:
         # K follows the walk and may differ between fits, so compare per (sequence, cluster) pair
         per_pair = sum(h["seconds"] / (h["n_sequences"] * h["n_clusters"])
                        for h in model.history_) / len(per_epoch)
-        estimates.append((threads, per_pair))
+        per_pair_seconds.append((threads, per_pair))
         print(f"n_threads={threads}:")
         for h in model.history_:
             print(f"  epoch {h['epoch']}: {h['seconds']:.2f} s, K={h['n_clusters']}, "
@@ -105,8 +106,8 @@ def epoch_cmd(args: argparse.Namespace) -> int:
             pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(
                 args.profile_top)
             print(buf.getvalue())
-    if len(estimates) > 1:
-        (first, base), *others = estimates
+    if len(per_pair_seconds) > 1:
+        (first, base), *others = per_pair_seconds
         print(f"speed-up per (sequence, cluster) pair over n_threads={first}: " + ", ".join(
             f"{t} threads {base / seconds:.2f}x" for t, seconds in others))
     return 0
@@ -128,8 +129,8 @@ def huge_one(args: argparse.Namespace) -> int:
                           shard_size=min(args.size, 50000), n_workers=1)
         seqs = load_sequences(path)
         labels_true = load_labels(path)
-    rss_data = _resident_mb()
-    _reset_peak_rss()  # the fit's own high-water mark, not the simulation's
+    rss_data = resident_mb()
+    reset_peak_rss()  # the fit's own high-water mark, not the simulation's
     if args.full:
         params = _paper_profile(args.seed)
     else:
@@ -143,45 +144,11 @@ def huge_one(args: argparse.Namespace) -> int:
         "n_sequences": len(seqs), "em_epochs": len(per_epoch),
         "s_per_em_epoch": sum(per_epoch) / len(per_epoch), "fit_s": wall, "fit_cpu_s": cpu,
         "rss_mb_after_data": rss_data,
-        "fit_peak_rss_mb": _peak_rss_mb(),
+        "fit_peak_rss_mb": peak_rss_since_reset_mb(),
         "n_clusters": int(model.labels_.max()) + 1,
         "purity": purity_score(labels_true, model.labels_),
     }))
     return 0
-
-
-def _proc_status_mb(field: str) -> float | None:
-    """``VmRSS`` / ``VmHWM`` of this process in MB from /proc (Linux), else None."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
-def _resident_mb() -> float:
-    """Resident memory now (Linux), else the peak so far."""
-    now = _proc_status_mb("VmRSS")
-    return now if now is not None else _peak_rss_mb()
-
-
-def _reset_peak_rss() -> None:
-    """Start a new high-water mark at the current RSS (Linux ``clear_refs`` 5; else no-op)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def _peak_rss_mb() -> float:
-    """High-water mark of resident memory since the last reset (since start elsewhere)."""
-    peak = _proc_status_mb("VmHWM")
-    return peak if peak is not None else \
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def huge_cmd(args: argparse.Namespace) -> int:

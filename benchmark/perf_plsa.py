@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import resource
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset
+from .process_memory import peak_rss_mb
 from .sequences import EventSequences
 
 
@@ -89,11 +89,6 @@ def write_multinomial_mixture(path: Path, n_users: int = 1_000_000, n_clusters: 
 
 
 # ------------------------------------------------------------------------------ child processes
-def _peak_rss_mb() -> float:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
-
-
 def _child(mode: str, path: str, n_clusters: int, seed: int, labels_path: str, queue) -> None:
     """Fit one way in this (spawned) process; save labels to ``labels_path``, report via queue."""
     from baselines.plsa_em import PlsaEM, beacon_counts
@@ -122,7 +117,7 @@ def _child(mode: str, path: str, n_clusters: int, seed: int, labels_path: str, q
         out["n_iter"] = int(model.n_iter_)
         out["converged"] = bool(model.converged_)
     out["wall_s"] = time.perf_counter() - t0
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     np.save(labels_path, labels)
     queue.put(out)
 

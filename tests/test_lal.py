@@ -335,7 +335,7 @@ def test_release_freed_memory_reaches_glibc():
     fallback of other platforms."""
     import platform
 
-    from baselines._torch import _malloc_trim, release_freed_memory
+    from benchmark.process_memory import _malloc_trim, release_freed_memory
 
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert _malloc_trim() is not None

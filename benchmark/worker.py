@@ -18,10 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .process_memory import peak_rss_mb
 
-def _usage() -> tuple[float, float]:
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0  # CPU s, MiB (Linux: KiB)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _check_labels(labels, n: int) -> np.ndarray:
@@ -58,14 +61,14 @@ def run(spec: dict) -> dict:
     seqs = load_sequences(Path(spec["dataset_dir"])).without_meta()
     result: dict = {"n_sequences": len(seqs), "n_events": seqs.n_events}
 
-    cpu0, wall0 = _usage()[0], time.perf_counter()
+    cpu0, wall0 = _cpu_seconds(), time.perf_counter()
     model = cls(**spec["params"]).fit(seqs)
     if "labels" in cls.outputs:
         np.save(out / "labels.npy", _check_labels(model.labels_, len(seqs)))
     if "embeddings" in cls.outputs:
         np.save(out / "embeddings.npy", _check_embeddings(model.transform(seqs), len(seqs)))
     result["wall_time_s"] = time.perf_counter() - wall0
-    result["cpu_time_s"] = _usage()[0] - cpu0
+    result["cpu_time_s"] = _cpu_seconds() - cpu0
     result["method_metrics"] = {k: float(v) for k, v in getattr(model, "metrics_", {}).items()}
 
     if spec.get("probe") and "embeddings" in cls.outputs:
@@ -75,7 +78,7 @@ def run(spec: dict) -> dict:
         np.save(out / "probe_embeddings.npy",
                 _check_embeddings(probe_model.transform(prefix), len(prefix)))
         result["probe_wall_time_s"] = time.perf_counter() - wall1
-    result["peak_rss_mb"] = _usage()[1]
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 

@@ -35,8 +35,11 @@ point processes". What this file does, step by step, with the paper's numbering:
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -178,6 +181,8 @@ class LAL(Clusterer):
     posterior_floor : M-step pairs with ``γ_nk`` below this are skipped (their weight in eq. 18
         is negligible); ``0`` computes every pair.
     n_ensemble : number of runs for the co-association ensemble (Table 7); 1 = single model.
+    n_jobs : processes fitting the runs of an ensemble side by side (each with ``n_threads``
+        torch threads); the labels do not depend on it. 1 (default) fits them one after another.
     n_threads : torch CPU threads (default 1: the per-step matrices are small, and with two
         threads on a busy 2-core machine one LSTM call ran 10x slower than with one).
     seed : random seed; same seed, same input, same threads -> same output.
@@ -230,6 +235,7 @@ class LAL(Clusterer):
         prune_mixing: str = "fitted",
         posterior_floor: float = 1e-3,
         n_ensemble: int = 1,
+        n_jobs: int = 1,
         n_threads: int = 1,
         seed: int = 0,
     ) -> None:
@@ -258,25 +264,31 @@ class LAL(Clusterer):
         self.prune_mixing = prune_mixing
         self.posterior_floor = posterior_floor
         self.n_ensemble = n_ensemble
+        self.n_jobs = n_jobs
         self.n_threads = n_threads
         self.seed = seed
 
     # ------------------------------------------------------------------------------ public
     def fit(self, seqs: EventSequences) -> "LAL":
         """Cluster ``seqs`` (labels are never an input). Sets ``labels_`` (N,) int64."""
-        import torch
-
         self._check_params()
         check_input(seqs, min_sequences=max(2, self.n_clusters or 1), min_events=0)
         if self.n_ensemble > 1 and len(seqs) > MAX_ENSEMBLE_SEQUENCES:
             raise ValueError(
                 f"n_ensemble={self.n_ensemble} builds an N x N co-association matrix; "
                 f"{len(seqs)} sequences exceed the limit of {MAX_ENSEMBLE_SEQUENCES}")
-        with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
-            seeds = ([self.seed] if self.n_ensemble == 1 else
-                     [int(s) for s in np.random.SeedSequence(self.seed)
-                      .generate_state(self.n_ensemble)])
-            self.runs_ = [self._fit_run(seqs, s) for s in seeds]
+        seeds = ([self.seed] if self.n_ensemble == 1 else
+                 [int(s) for s in np.random.SeedSequence(self.seed)
+                  .generate_state(self.n_ensemble)])
+        if self.n_jobs == 1 or len(seeds) == 1:
+            self.runs_ = [_fit_one_run(self, seqs, s) for s in seeds]
+        else:
+            # spawn, not fork: a forked child of a process that has run torch's thread pool can
+            # hang; each run re-seeds torch and numpy, so the order of completion is irrelevant
+            unfitted = type(self)(**self.get_params())  # what the workers need, no old runs
+            with ProcessPoolExecutor(min(self.n_jobs, len(seeds)),
+                                     mp_context=multiprocessing.get_context("spawn")) as pool:
+                self.runs_ = list(pool.map(_fit_one_run, repeat(unfitted), repeat(seqs), seeds))
         if self.n_ensemble == 1:
             labels = self.runs_[0].labels
         else:
@@ -553,12 +565,21 @@ class LAL(Clusterer):
         if self.init_lr is not None and not self.init_lr > 0:
             raise ValueError(f"init_lr must be None or > 0, got {self.init_lr}")
         for name in ("hidden_size", "n_layers", "n_em_epochs", "n_m_epochs",
-                     "max_computation_size", "batch_size", "n_ensemble"):
+                     "max_computation_size", "batch_size", "n_ensemble", "n_jobs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 # ---------------------------------------------------------------------------------- helpers
+def _fit_one_run(model: LAL, seqs: EventSequences, seed: int) -> FittedRun:
+    """One EM run of ``model`` with its torch threads, leaving the caller's torch RNG as it
+    was (module level so that a process pool can call it)."""
+    import torch
+
+    with torch_threads(model.n_threads), torch.random.fork_rng(devices=[]):
+        return model._fit_run(seqs, seed)
+
+
 def _cluster_log_likelihoods(net, data: Partitions, slots: list[int],
                              with_representation: bool = False):
     """Per-cluster partition log-likelihoods float64 (n, K) without the ``Σ log n!`` term (and,

@@ -263,6 +263,31 @@ def test_ensemble_and_other_cells(two_clusters):
     assert model.transform(seqs).shape == (len(seqs), 2 * TINY["hidden_size"])
 
 
+def test_ensemble_runs_in_parallel_processes_give_the_same_labels(two_clusters):
+    """n_jobs only changes where the runs are fitted (spawned processes), not their result."""
+    seqs = two_clusters.sequences
+    serial = LAL(**TINY, n_ensemble=3, seed=5).fit(seqs)
+    parallel = LAL(**TINY, n_ensemble=3, seed=5, n_jobs=2).fit(seqs)
+    np.testing.assert_array_equal(parallel.labels_, serial.labels_)
+    for a, b in zip(parallel.runs_, serial.runs_):
+        np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(parallel.transform(seqs), serial.transform(seqs))
+
+
+def test_lal_ensemble_is_registered_with_table7_defaults(two_clusters):
+    from baselines.lal_ensemble import ENSEMBLE_DEFAULTS, LALEnsemble
+
+    discover()
+    assert METHODS["lal-ensemble"] is LALEnsemble
+    assert LALEnsemble.default_params()["n_ensemble"] == 20  # Table 7: 20 runs
+    assert set(LALEnsemble.param_names()) == set(LAL.param_names())
+    assert LALEnsemble().get_params() == {**LAL().get_params(), **ENSEMBLE_DEFAULTS}
+    assert LALEnsemble(n_ensemble=2, hidden_size=8).get_params()["hidden_size"] == 8
+    quick = {**LALEnsemble.default_params(), **LALEnsemble.presets["quick"]}
+    model = LALEnsemble(**quick).fit(two_clusters.sequences)
+    assert len(model.runs_) == 3 and model.labels_.shape == (len(two_clusters.sequences),)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"n_clusters": 0}, "n_clusters"),
     ({"window_start": "middle"}, "window_start"),

@@ -18,7 +18,7 @@ from .catalog import materialize
 from .dataset import DatasetUnavailable
 from .metrics import MetricInput, probe_split
 from .registry import METRICS, discover, get_method, get_metric
-from .storage import load_labels, load_sequences, read_meta, write_atomic_json
+from .storage import dataset_fingerprint, load_labels, load_sequences, write_atomic_json
 
 RESULT_COLUMNS = ["method", "dataset", "metric", "mean", "std", "n_seeds"]
 
@@ -64,15 +64,16 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
                 ddir = materialize(ds, data_dir, cache_dir)
                 labels = load_labels(ddir)
                 _, target = probe_split(load_sequences(ddir))
-                truth[ds] = (read_meta(ddir)["sha256"], labels, target)
+                truth[ds] = (dataset_fingerprint(ddir), labels, target)
             except (DatasetUnavailable, KeyError) as e:
                 log(f"cannot evaluate runs on {ds}: {e}")
                 truth[ds] = ("", None, None)
-        sha, labels, target = truth[ds]
-        if not sha:
+        fingerprint, labels, target = truth[ds]
+        if not fingerprint:
             continue
-        if sha != rec["dataset_sha256"]:
-            log(f"{run_dir}: dataset {ds} changed since the run (sha256 differs); not evaluated")
+        if fingerprint != rec.get("dataset_fingerprint"):
+            log(f"{run_dir}: dataset {ds} changed since the run (fingerprint differs); "
+                "not evaluated")
             continue
         inp = MetricInput(
             labels_true=labels, labels_pred=_load(run_dir / "labels.npy"),

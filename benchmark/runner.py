@@ -1,7 +1,9 @@
 """The harness: plan (method, dataset, seed) runs, execute each in its own process, store records.
 
 Each run lives in ``RESULTS/runs/METHOD/DATASET/seedS-KEY/`` where KEY is a content hash of
-(method, method version, parameters, dataset sha256, seed, probe flag, suite version). A run is
+(method, method version, parameters, dataset fingerprint, seed, probe flag, suite version) — the
+fingerprint, not the sha256, so that a dataset regenerated on another CPU (same data, other last
+bits) finds the runs already made (:func:`benchmark.storage.dataset_fingerprint`). A run is
 built in a temporary directory and renamed into place when finished, so a ``kill -9`` leaves no
 half-written run; a rerun skips runs whose record says ``ok`` and retries the others.
 """
@@ -31,8 +33,8 @@ from . import __version__
 from .catalog import materialize
 from .dataset import DatasetUnavailable
 from .registry import get_dataset, get_method
-from .storage import (DatasetIntegrityError, canonical_json, load_labels, read_meta, replace_dir,
-                      write_atomic_json)
+from .storage import (DatasetIntegrityError, canonical_json, dataset_fingerprint, load_labels,
+                      read_meta, replace_dir, write_atomic_json)
 
 DEFAULT_TIMEOUT_S = 3600.0
 DEFAULT_MEMORY_MB = 16000.0
@@ -53,7 +55,8 @@ class RunSpec:
     params: dict[str, Any] = field(default_factory=dict)
     n_clusters_given: int | None = None
     dataset_dir: str = ""
-    dataset_sha256: str = ""
+    dataset_sha256: str = ""  # of the files the run read (recorded, not part of the key)
+    dataset_fingerprint: str = ""
     probe: bool = True
     method_module: str = ""
     threads: int = 1  # CPU threads for the worker's numeric libraries (not part of the key)
@@ -63,7 +66,7 @@ class RunSpec:
         cls = get_method(self.method)
         payload = {
             "method": self.method, "method_version": getattr(cls, "version", "1"),
-            "params": self.params, "dataset_sha256": self.dataset_sha256, "seed": self.seed,
+            "params": self.params, "dataset_fingerprint": self.dataset_fingerprint, "seed": self.seed,
             "probe": self.probe, "suite_version": __version__,
         }
         return hashlib.sha256(canonical_json(payload)).hexdigest()
@@ -219,7 +222,8 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
     record: dict[str, Any] = {
         "method": spec.method, "dataset": spec.dataset, "seed": spec.seed, "profile": spec.profile,
         "params": spec.params, "n_clusters_given": spec.n_clusters_given,
-        "dataset_sha256": spec.dataset_sha256, "key": spec.key, "probe": spec.probe,
+        "dataset_sha256": spec.dataset_sha256, "dataset_fingerprint": spec.dataset_fingerprint,
+        "key": spec.key, "probe": spec.probe,
         "threads": spec.threads,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **environment(),
@@ -289,6 +293,7 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
             skipped.extend((m, ds, f"dataset could not be loaded: {e}") for m in methods)
             continue
         meta = read_meta(ddir)
+        fingerprint = dataset_fingerprint(ddir)
         k = spec_ds.n_clusters
         if k is None:
             labels = load_labels(ddir)
@@ -308,7 +313,8 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
                     method=m, dataset=ds, seed=s, profile=profile,
                     params=resolve_params(m, profile, s, k, (overrides or {}).get(m)),
                     n_clusters_given=k if cls.needs_n_clusters else None,
-                    dataset_dir=str(ddir), dataset_sha256=meta["sha256"], probe=probe,
+                    dataset_dir=str(ddir), dataset_sha256=meta["sha256"],
+                    dataset_fingerprint=fingerprint, probe=probe,
                     method_module=cls.__module__,
                 ))
     return Plan(runs, skipped)

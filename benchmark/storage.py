@@ -9,7 +9,14 @@
       labels.parquet            # column: label (int64), only if the dataset has labels
 
 Each shard's sha256 covers its arrays; the dataset sha256 covers the shard hashes, the labels and
-the metadata. :func:`load_dataset` verifies it. Writes go to a temporary directory that is renamed
+the metadata. :func:`load_dataset` verifies it. The sha256 guards the *files*: it changes with the
+last bit of any float, and a generator's floats depend on the CPU (numpy picks SIMD code paths
+for ``exp``/``log`` by the instructions the machine has), so the same generator and seed give a
+different sha256 on another machine. The **fingerprint** is the dataset's machine-independent
+identity, used for run keys and for "is this the dataset the run saw": it hashes what methods and
+metrics read (offsets, types, sequence ids, labels, types' names, the sequences' metadata) with
+times and window ends rounded to float32 (7 significant digits), and leaves out the generator's
+parameters (``dataset_meta``), which methods never see. Writes go to a temporary directory that is renamed
 into place, so a crash (or a full disk) never leaves a half-written dataset.
 
 Methods never read ``labels.parquet``: the harness's worker calls :func:`load_sequences`.
@@ -65,6 +72,29 @@ def _shard_hash(seqs: EventSequences) -> str:
     h.update(canonical_json([str(s) for s in seqs.seq_ids]))
     if seqs.t_end is not None:
         h.update(seqs.t_end.tobytes())
+    return h.hexdigest()
+
+
+def _shard_fingerprint(seqs: EventSequences) -> str:
+    """Machine-independent hash of a shard: times and window ends rounded to float32."""
+    h = hashlib.sha256()
+    for arr in (seqs.times.astype(np.float32), seqs.types.astype(np.int32),
+                seqs.offsets.astype(np.int64)):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(canonical_json([str(s) for s in seqs.seq_ids]))
+    if seqs.t_end is not None:
+        h.update(seqs.t_end.astype(np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _combine_fingerprint(shard_fingerprints: list[str], labels: np.ndarray | None, n_types: int,
+                         type_names: list[str] | None, sequences_meta: dict) -> str:
+    h = hashlib.sha256()
+    for f in shard_fingerprints:
+        h.update(f.encode())
+    if labels is not None:
+        h.update(np.asarray(labels, dtype=np.int64).tobytes())
+    h.update(canonical_json([n_types, type_names, sequences_meta]))
     return h.hexdigest()
 
 
@@ -147,6 +177,7 @@ class DatasetWriter:
         self.shards.append({
             "index": idx, "n_sequences": len(seqs), "n_events": seqs.n_events,
             "first_sequence": self.n_sequences, "sha256": _shard_hash(seqs),
+            "fingerprint": _shard_fingerprint(seqs),
             "has_t_end": seqs.t_end is not None,
             "seq_id_kind": "int" if np.issubdtype(seqs.seq_ids.dtype, np.integer) else "str",
             "allow_empty": seqs.allow_empty,
@@ -183,6 +214,9 @@ class DatasetWriter:
             "n_events": self.n_events, "has_labels": self.labels is not None,
             "shards": self.shards, "sequences_meta": self.sequences_meta,
             "dataset_meta": self.dataset_meta, "sha256": sha,
+            "fingerprint": _combine_fingerprint([s["fingerprint"] for s in self.shards], self.labels,
+                                                self.n_types, self.type_names,
+                                                self.sequences_meta),
         }
         write_atomic_json(self.tmp / "meta.json", meta)
         replace_dir(self.tmp, self.path)
@@ -223,6 +257,20 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise DatasetIntegrityError(
             f"{f}: format version {meta.get('format_version')}, expected {FORMAT_VERSION}")
     return meta
+
+
+def dataset_fingerprint(path: Path) -> str:
+    """The stored dataset's machine-independent identity (see the module docstring).
+
+    Read from meta.json; a dataset stored before fingerprints existed is hashed from its shards
+    (nothing is written)."""
+    path = Path(path)
+    meta = read_meta(path)
+    if "fingerprint" in meta:
+        return meta["fingerprint"]
+    shards = [_shard_fingerprint(_read_shard(path, meta, s, verify=False)) for s in meta["shards"]]
+    return _combine_fingerprint(shards, load_labels(path), meta["n_types"], meta["type_names"],
+                                meta["sequences_meta"])
 
 
 def _read_table(f: Path):

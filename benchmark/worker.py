@@ -22,9 +22,10 @@ from .process_memory import peak_rss_mb
 
 
 def _cpu_seconds() -> float:
-    """User + system CPU seconds of this process so far."""
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+    """User + system CPU seconds of this process and of its finished child processes (a
+    method may fit in a process pool, e.g. ``lal`` with ``n_jobs > 1``)."""
+    return sum(ru.ru_utime + ru.ru_stime for ru in (resource.getrusage(resource.RUSAGE_SELF),
+                                                    resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def _check_labels(labels, n: int) -> np.ndarray:

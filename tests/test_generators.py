@@ -4,6 +4,9 @@ statistics (time rescaling, agreement with tick), bad input, and the streamed Hu
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +138,25 @@ def test_same_seed_same_bytes_different_seed_different_draw(tmp_path):
     assert save_dataset(b, tmp_path / "b") == sha_a
     assert save_dataset(c, tmp_path / "c") != sha_a
     assert not np.array_equal(a.meta["params"][0]["baseline"], c.meta["params"][0]["baseline"])
+
+
+def test_fingerprint_is_the_same_on_other_cpu_code_paths(tmp_path):
+    """numpy and OpenBLAS pick SIMD code by the CPU; the generated floats' last bits (and so the
+    sha256) can differ between machines, the fingerprint must not. Emulated here by switching
+    numpy's AVX-512 dispatch and OpenBLAS's kernels off (a no-op on CPUs without them)."""
+    script = ("import sys; from generators.hawkes_synthetic import make_lal_dataset; "
+              "from benchmark.storage import read_meta, save_dataset; "
+              "save_dataset(make_lal_dataset('exp', 2, n_per_cluster=100), sys.argv[1]); "
+              "m = read_meta(sys.argv[1]); print(m['sha256'], m['fingerprint'])")
+    root = Path(__file__).resolve().parent.parent
+    out = set()
+    for i, env in enumerate([{}, {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SKX"},
+                             {"OPENBLAS_CORETYPE": "Sandybridge"}]):
+        env = {**os.environ, "PYTHONPATH": str(root), **env}
+        res = subprocess.run([sys.executable, "-c", script, str(tmp_path / str(i))], env=env,
+                             capture_output=True, text=True, check=True, cwd=root)
+        out.add(tuple(res.stdout.split()))
+    assert len({fingerprint for _, fingerprint in out}) == 1
 
 
 def test_datasets_of_different_cluster_counts_are_independent():

@@ -37,7 +37,7 @@ def test_run_report_end_to_end(tmp_path, cache_dir):
     assert len(recs) == 4 and all(r["status"] == "ok" for r in recs.values())
     r = recs[("histogram-kmeans", "poisson_mixture", 0)]
     for field in ("wall_time_s", "cpu_time_s", "peak_rss_mb", "params", "versions", "hardware",
-                  "git_commit", "dataset_sha256", "key"):
+                  "git_commit", "dataset_sha256", "dataset_fingerprint", "key"):
         assert field in r
     assert r["n_clusters_given"] == 3 and r["params"]["n_clusters"] == 3
     assert run_cli("report", "--results-dir", str(res), "--out", str(lb)) == 0
@@ -85,6 +85,40 @@ def test_rerun_skips_finished_and_is_deterministic(tmp_path, cache_dir):
     (d2, _), = list(iter_run_dirs(res2))
     assert np.array_equal(np.load(d1 / "labels.npy"), np.load(d2 / "labels.npy"))
     assert np.array_equal(np.load(d1 / "embeddings.npy"), np.load(d2 / "embeddings.npy"))
+
+
+def test_runs_survive_a_dataset_regenerated_with_other_last_bits(tmp_path, cache_dir):
+    """Another CPU regenerates a synthetic set with other float last bits (another sha256):
+    the finished run is still found (not rerun) and evaluated; a real change is not."""
+    from benchmark.dataset import Dataset
+    from benchmark.sequences import EventSequences
+    from benchmark.storage import load_dataset, read_meta, save_dataset
+
+    res = tmp_path / "res"
+    args = ["run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds", "0",
+            "--results-dir", str(res), "--no-progress"]
+    assert run_cli(*args) == 0
+    (d1, r1), = list(iter_run_dirs(res))
+    mtime = (d1 / "record.json").stat().st_mtime_ns
+    ddir = materialize("test_tiny", None, cache_dir)
+
+    def restore(shift):
+        d = load_dataset(ddir)
+        s = d.sequences
+        save_dataset(Dataset(EventSequences(shift(s.times), s.types, s.offsets, s.n_types,
+                                            seq_ids=s.seq_ids, t_end=s.t_end, meta=s.meta),
+                             d.labels, d.meta), ddir)
+
+    restore(lambda t: t + np.spacing(t))  # one ulp: what another CPU's SIMD exp/log gives
+    assert read_meta(ddir)["sha256"] != r1["dataset_sha256"]
+    (d1 / "metrics.json").unlink()
+    assert run_cli(*args) == 0
+    assert (d1 / "record.json").stat().st_mtime_ns == mtime  # found, not rerun
+    assert "purity" in json.loads((d1 / "metrics.json").read_text())  # and evaluated
+    restore(lambda t: t * 0.99)  # a different dataset: not evaluated against the old run
+    (d1 / "metrics.json").unlink()
+    assert run_cli("evaluate", "--results-dir", str(res)) == 0
+    assert not (d1 / "metrics.json").exists()
 
 
 def test_crash_timeout_and_oom_are_isolated(tmp_path, cache_dir):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from benchmark.dataset import Dataset
-from benchmark.storage import (DatasetIntegrityError, DatasetWriter, iter_shards, load_dataset,
-                               load_sequences, save_dataset)
+from benchmark.sequences import EventSequences
+from benchmark.storage import (DatasetIntegrityError, DatasetWriter, dataset_fingerprint,
+                               iter_shards, load_dataset, load_sequences, read_meta, save_dataset)
 from generators.poisson_mixture import simulate_poisson_mixture
 
 
@@ -18,6 +19,47 @@ def test_roundtrip_and_sha(tmp_path):
     assert np.allclose(r.sequences.t_end, d.sequences.t_end)
     assert json.loads((tmp_path / "ds" / "meta.json").read_text())["sha256"] == sha
     assert save_dataset(d, tmp_path / "ds2") == sha  # deterministic content hash
+
+
+def _with_times(d: Dataset, times: np.ndarray) -> Dataset:
+    s = d.sequences
+    return Dataset(EventSequences(times, s.types, s.offsets, s.n_types, seq_ids=s.seq_ids,
+                                  type_names=s.type_names, t_end=s.t_end, meta=s.meta),
+                   d.labels, d.meta)
+
+
+def test_fingerprint_ignores_last_bits_but_not_the_data(tmp_path):
+    d = simulate_poisson_mixture(n_per_cluster=10, n_clusters=2)
+    save_dataset(d, tmp_path / "ds")
+    fp = read_meta(tmp_path / "ds")["fingerprint"]
+    # another CPU's SIMD exp/log: every time one ulp off -> another sha256, the same fingerprint
+    t = d.sequences.times
+    ulp = _with_times(d, np.nextafter(t, np.inf) if t.min() > 0 else t + np.spacing(t))
+    assert save_dataset(ulp, tmp_path / "ulp") != read_meta(tmp_path / "ds")["sha256"]
+    assert read_meta(tmp_path / "ulp")["fingerprint"] == fp
+    # a moved event, other labels or another generator description of the same data
+    moved = t.copy()
+    moved[3] += 1e-3 * (moved[4] - moved[3])
+    save_dataset(_with_times(d, moved), tmp_path / "moved")
+    relabelled = Dataset(d.sequences, 1 - d.labels, d.meta)
+    save_dataset(relabelled, tmp_path / "relabelled")
+    save_dataset(Dataset(d.sequences, d.labels, {**d.meta, "note": "x"}), tmp_path / "meta")
+    assert read_meta(tmp_path / "moved")["fingerprint"] != fp
+    assert read_meta(tmp_path / "relabelled")["fingerprint"] != fp
+    assert read_meta(tmp_path / "meta")["fingerprint"] == fp  # methods never see dataset_meta
+
+
+def test_fingerprint_of_a_dataset_stored_without_one(tmp_path):
+    d = simulate_poisson_mixture(n_per_cluster=10, n_clusters=2)
+    save_dataset(d, tmp_path / "ds")
+    f = tmp_path / "ds" / "meta.json"
+    meta = json.loads(f.read_text())
+    fp = meta.pop("fingerprint")
+    for shard in meta["shards"]:
+        shard.pop("fingerprint")
+    f.write_text(json.dumps(meta))
+    assert dataset_fingerprint(tmp_path / "ds") == fp
+    load_dataset(tmp_path / "ds")  # still verifies (the sha256 does not cover the fingerprint)
 
 
 def test_tampered_labels_and_truncated_files_are_caught(tmp_path):

@@ -181,6 +181,12 @@ class LAL(Clusterer):
     posterior_floor : M-step pairs with ``γ_nk`` below this are skipped (their weight in eq. 18
         is negligible); ``0`` computes every pair.
     n_ensemble : number of runs for the co-association ensemble (Table 7); 1 = single model.
+    ensemble_k : how the ensemble chooses its number of clusters when ``n_clusters`` is not
+        given (not in the paper, which does not say): ``"anmi"`` (default) = the K in
+        ``2..max_clusters`` whose spectral consensus shares the most information with the runs
+        (average NMI with every run's labels; Strehl & Ghosh 2002, the cluster-ensemble
+        criterion; one cluster if most runs found one), ``"median"`` = the median K of the runs
+        (version 2). Labels never enter.
     n_jobs : processes fitting the runs of an ensemble side by side (each with ``n_threads``
         torch threads); the labels do not depend on it. 1 (default) fits them one after another.
     n_threads : torch CPU threads (default 1: the per-step matrices are small, and with two
@@ -235,6 +241,7 @@ class LAL(Clusterer):
         prune_mixing: str = "fitted",
         posterior_floor: float = 1e-3,
         n_ensemble: int = 1,
+        ensemble_k: str = "anmi",
         n_jobs: int = 1,
         n_threads: int = 1,
         seed: int = 0,
@@ -264,6 +271,7 @@ class LAL(Clusterer):
         self.prune_mixing = prune_mixing
         self.posterior_floor = posterior_floor
         self.n_ensemble = n_ensemble
+        self.ensemble_k = ensemble_k
         self.n_jobs = n_jobs
         self.n_threads = n_threads
         self.seed = seed
@@ -526,8 +534,10 @@ class LAL(Clusterer):
         return labels, total, rep
 
     def _ensemble_labels(self, runs_labels: list[np.ndarray]) -> np.ndarray:
-        """Spectral clustering of the co-association matrix of several runs (Table 7)."""
+        """Spectral clustering of the co-association matrix of several runs (Table 7) into
+        ``n_clusters`` or the K chosen by ``ensemble_k``; int (N,)."""
         from sklearn.cluster import SpectralClustering
+        from sklearn.metrics import normalized_mutual_info_score
 
         n = len(runs_labels[0])
         coassoc = np.zeros((n, n))
@@ -535,11 +545,25 @@ class LAL(Clusterer):
             onehot = np.eye(labels.max() + 1)[labels]
             coassoc += onehot @ onehot.T
         coassoc /= len(runs_labels)
-        k = self.n_clusters or int(np.median([len(np.unique(lab)) for lab in runs_labels]))
-        if k == 1:
-            return np.zeros(n, dtype=np.int64)
-        return SpectralClustering(k, affinity="precomputed", random_state=self.seed,
-                                  assign_labels="cluster_qr").fit_predict(coassoc)
+
+        def consensus(k: int) -> np.ndarray:
+            if k == 1:
+                return np.zeros(n, dtype=np.int64)
+            return SpectralClustering(k, affinity="precomputed", random_state=self.seed,
+                                      assign_labels="cluster_qr").fit_predict(coassoc)
+
+        if self.n_clusters is not None:
+            return consensus(self.n_clusters)
+        median_k = int(np.median([len(np.unique(lab)) for lab in runs_labels]))
+        if self.ensemble_k == "median" or median_k == 1:  # most runs found no structure
+            return consensus(median_k)
+        best, best_score = None, -np.inf
+        for k in range(2, min(self.max_clusters, n - 1) + 1):
+            labels = consensus(k)
+            score = np.mean([normalized_mutual_info_score(run, labels) for run in runs_labels])
+            if score > best_score + 1e-12:
+                best, best_score = labels, score
+        return best
 
     def _check_params(self) -> None:
         if self.n_clusters is not None and self.n_clusters < 1:
@@ -562,6 +586,8 @@ class LAL(Clusterer):
         if self.prune_mixing not in ("fitted", "uniform"):
             raise ValueError(f"prune_mixing must be 'fitted' or 'uniform', "
                              f"got {self.prune_mixing!r}")
+        if self.ensemble_k not in ("anmi", "median"):
+            raise ValueError(f"ensemble_k must be 'anmi' or 'median', got {self.ensemble_k!r}")
         if self.init_lr is not None and not self.init_lr > 0:
             raise ValueError(f"init_lr must be None or > 0, got {self.init_lr}")
         for name in ("hidden_size", "n_layers", "n_em_epochs", "n_m_epochs",

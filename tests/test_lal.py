@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from baselines._lal_net import IntensityNet, poisson_log_likelihood  # noqa: E402
-from baselines.lal import LAL, PartitionScaler, _cluster_log_likelihoods  # noqa: E402
+from baselines.lal import LAL, PartitionScaler, _cluster_log_likelihoods, _relabel  # noqa: E402
 from benchmark.dataset import Dataset  # noqa: E402
 from benchmark.metrics import purity_score  # noqa: E402
 from benchmark.registry import METHODS, discover  # noqa: E402
@@ -274,6 +274,31 @@ def test_ensemble_runs_in_parallel_processes_give_the_same_labels(two_clusters):
     np.testing.assert_allclose(parallel.transform(seqs), serial.transform(seqs))
 
 
+def test_ensemble_k_recovers_clusters_that_every_run_merges_differently():
+    """Four groups; each run merges a random pair of them (K = 3 everywhere). The median K
+    (3) must merge two groups; the consensus by average NMI finds all four."""
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(4), 40)
+    runs = []
+    for _ in range(20):
+        a, b = rng.choice(4, 2, replace=False)
+        merged = np.where(truth == b, a, truth)
+        noisy = np.where(rng.random(len(truth)) < 0.05,
+                         rng.choice(np.unique(merged), size=len(truth)), merged)
+        runs.append(_relabel(noisy))
+    anmi = LAL(n_ensemble=20)._ensemble_labels(runs)
+    median = LAL(n_ensemble=20, ensemble_k="median")._ensemble_labels(runs)
+    assert len(np.unique(median)) == 3 and purity_score(truth, median) < 0.8
+    assert len(np.unique(anmi)) == 4 and purity_score(truth, anmi) > 0.95
+    # runs that agree on two groups keep two; runs that mostly found one cluster give one
+    two = [np.repeat([0, 1], 80)] * 5
+    assert len(np.unique(LAL(n_ensemble=5)._ensemble_labels(two))) == 2
+    mostly_one = [np.zeros(160, np.int64)] * 3 + [np.repeat([0, 1], 80)] * 2
+    assert len(np.unique(LAL(n_ensemble=5)._ensemble_labels(mostly_one))) == 1
+    # a given n_clusters wins over the rule
+    assert len(np.unique(LAL(n_ensemble=20, n_clusters=2)._ensemble_labels(runs))) == 2
+
+
 def test_lal_ensemble_is_registered_with_table7_defaults(two_clusters):
     from baselines.lal_ensemble import ENSEMBLE_DEFAULTS, LALEnsemble
 
@@ -298,6 +323,7 @@ def test_lal_ensemble_is_registered_with_table7_defaults(two_clusters):
     ({"prune_penalty": -1.0}, "prune_penalty"),
     ({"prune_penalty": "hqc"}, "prune_penalty"),
     ({"prune_mixing": "free"}, "prune_mixing"),
+    ({"ensemble_k": "eigengap"}, "ensemble_k"),
 ])
 def test_bad_parameters_raise(two_clusters, params, message):
     with pytest.raises(ValueError, match=message):

@@ -65,36 +65,31 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":")).encode()
 
 
-def _shard_hash(seqs: EventSequences) -> str:
+def _shard_hash(seqs: EventSequences, time_dtype: type = np.float64) -> str:
+    """Hash of a shard's arrays and ids: the sha256 (``float64``, every bit) or, with
+    ``float32``, the fingerprint (times and window ends rounded to float32)."""
     h = hashlib.sha256()
-    for arr in (seqs.times, seqs.types, seqs.offsets):
+    for arr in (seqs.times.astype(time_dtype, copy=False), seqs.types, seqs.offsets):
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update(canonical_json([str(s) for s in seqs.seq_ids]))
     if seqs.t_end is not None:
-        h.update(seqs.t_end.tobytes())
+        h.update(seqs.t_end.astype(time_dtype, copy=False).tobytes())
     return h.hexdigest()
 
 
 def _shard_fingerprint(seqs: EventSequences) -> str:
-    """Machine-independent hash of a shard: times and window ends rounded to float32."""
-    h = hashlib.sha256()
-    for arr in (seqs.times.astype(np.float32), seqs.types.astype(np.int32),
-                seqs.offsets.astype(np.int64)):
-        h.update(np.ascontiguousarray(arr).tobytes())
-    h.update(canonical_json([str(s) for s in seqs.seq_ids]))
-    if seqs.t_end is not None:
-        h.update(seqs.t_end.astype(np.float32).tobytes())
-    return h.hexdigest()
+    return _shard_hash(seqs, np.float32)
 
 
-def _combine_fingerprint(shard_fingerprints: list[str], labels: np.ndarray | None, n_types: int,
-                         type_names: list[str] | None, sequences_meta: dict) -> str:
+def _combine_hashes(shard_hashes: list[str], labels: np.ndarray | None, header: list) -> str:
+    """Dataset hash from its shards' hashes, the labels and a JSON header (the sha256's header
+    includes ``dataset_meta``, the fingerprint's does not)."""
     h = hashlib.sha256()
-    for f in shard_fingerprints:
-        h.update(f.encode())
+    for s in shard_hashes:
+        h.update(s.encode())
     if labels is not None:
         h.update(np.asarray(labels, dtype=np.int64).tobytes())
-    h.update(canonical_json([n_types, type_names, sequences_meta]))
+    h.update(canonical_json(header))
     return h.hexdigest()
 
 
@@ -188,15 +183,6 @@ class DatasetWriter:
     def set_labels(self, labels: np.ndarray | None) -> None:
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
 
-    def _sha(self) -> str:
-        h = hashlib.sha256()
-        for s in self.shards:
-            h.update(s["sha256"].encode())
-        if self.labels is not None:
-            h.update(self.labels.tobytes())
-        h.update(canonical_json([self.n_types, self.type_names, self.sequences_meta,
-                                 self.dataset_meta]))
-        return h.hexdigest()
 
     def close(self) -> str:
         """Finish: write labels and meta.json, move into place; return the sha256."""
@@ -207,16 +193,17 @@ class DatasetWriter:
             if len(self.labels) != self.n_sequences:
                 raise ValueError(f"{len(self.labels)} labels for {self.n_sequences} sequences")
             pq.write_table(pa.table({"label": self.labels}), self.tmp / "labels.parquet")
-        sha = self._sha()
+        header = [self.n_types, self.type_names, self.sequences_meta]
+        sha = _combine_hashes([s["sha256"] for s in self.shards], self.labels,
+                              header + [self.dataset_meta])
         meta = {
             "format_version": FORMAT_VERSION, "n_types": self.n_types,
             "type_names": self.type_names, "n_sequences": self.n_sequences,
             "n_events": self.n_events, "has_labels": self.labels is not None,
             "shards": self.shards, "sequences_meta": self.sequences_meta,
             "dataset_meta": self.dataset_meta, "sha256": sha,
-            "fingerprint": _combine_fingerprint([s["fingerprint"] for s in self.shards], self.labels,
-                                                self.n_types, self.type_names,
-                                                self.sequences_meta),
+            "fingerprint": _combine_hashes([s["fingerprint"] for s in self.shards], self.labels,
+                                           header),
         }
         write_atomic_json(self.tmp / "meta.json", meta)
         replace_dir(self.tmp, self.path)
@@ -269,8 +256,8 @@ def dataset_fingerprint(path: Path) -> str:
     if "fingerprint" in meta:
         return meta["fingerprint"]
     shards = [_shard_fingerprint(_read_shard(path, meta, s, verify=False)) for s in meta["shards"]]
-    return _combine_fingerprint(shards, load_labels(path), meta["n_types"], meta["type_names"],
-                                meta["sequences_meta"])
+    return _combine_hashes(shards, load_labels(path),
+                           [meta["n_types"], meta["type_names"], meta["sequences_meta"]])
 
 
 def _read_table(f: Path):
@@ -354,13 +341,7 @@ def load_dataset(path: Path, verify: bool = True) -> Dataset:
     seqs = load_sequences(path, verify)
     labels = load_labels(path)
     if verify:
-        h = hashlib.sha256()
-        for s in meta["shards"]:
-            h.update(s["sha256"].encode())
-        if labels is not None:
-            h.update(np.asarray(labels, dtype=np.int64).tobytes())
-        h.update(canonical_json([meta["n_types"], meta["type_names"], meta["sequences_meta"],
-                                 meta["dataset_meta"]]))
-        if h.hexdigest() != meta["sha256"]:
+        header = [meta["n_types"], meta["type_names"], meta["sequences_meta"], meta["dataset_meta"]]
+        if _combine_hashes([s["sha256"] for s in meta["shards"]], labels, header) != meta["sha256"]:
             raise DatasetIntegrityError(f"{path}: sha256 mismatch (labels or metadata changed)")
     return Dataset(seqs, labels, meta["dataset_meta"])

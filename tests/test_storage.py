@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from benchmark.dataset import Dataset
-from benchmark.sequences import EventSequences
 from benchmark.storage import (DatasetIntegrityError, DatasetWriter, dataset_fingerprint,
                                iter_shards, load_dataset, load_sequences, read_meta, save_dataset)
 from generators.poisson_mixture import simulate_poisson_mixture
@@ -22,10 +21,7 @@ def test_roundtrip_and_sha(tmp_path):
 
 
 def _with_times(d: Dataset, times: np.ndarray) -> Dataset:
-    s = d.sequences
-    return Dataset(EventSequences(times, s.types, s.offsets, s.n_types, seq_ids=s.seq_ids,
-                                  type_names=s.type_names, t_end=s.t_end, meta=s.meta),
-                   d.labels, d.meta)
+    return Dataset(d.sequences._replace(times=times), d.labels, d.meta)
 
 
 def test_fingerprint_ignores_last_bits_but_not_the_data(tmp_path):

@@ -193,7 +193,7 @@ def cmd_report(args) -> int:
     from .report import build_report
 
     out = build_report(Path(args.results_dir), Path(args.out))
-    print(f"leaderboard written to {out}/ (README.md, index.html, results.csv, plots)")
+    print(f"leaderboard written to {out}/ (README.md, index.html, results.csv, per_seed.csv, plots)")
     return 0
 
 

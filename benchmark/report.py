@@ -3,6 +3,8 @@
 Writes into the output directory (``leaderboard/`` by default):
 
 * ``results.csv``  one row per (method, dataset, metric): ``method,dataset,metric,mean,std,n_seeds``;
+* ``per_seed.csv`` one row per run the tables use: ``method,dataset,seed,profile,run`` (the run's
+  directory, relative to the results directory) and one column per metric;
 * ``README.md``    Markdown tables (purity, ARI, ROC-AUC, runtime, memory) with the best value of
   each dataset column in bold and the paper's numbers (``paper_reference.csv``) beside ours;
 * ``index.html``   the same tables as a static page with the plots;
@@ -199,6 +201,26 @@ def _machines(records) -> dict[str, dict[str, int]]:
     return out
 
 
+def per_seed_table(rows: list[dict], chosen: dict, results_dir: Path):
+    """pandas DataFrame, one row per chosen run: method, dataset, seed, profile, run (its
+    directory relative to ``results_dir``) and one column per metric (NaN where not computed):
+    the registered metrics first, then the methods' own ``metrics_`` in name order."""
+    import pandas as pd
+
+    ids = ["method", "dataset", "seed", "profile"]
+    if not rows:
+        return pd.DataFrame(columns=ids + ["run"])
+    wide = pd.DataFrame(rows).set_index(ids + ["metric"])["value"].unstack("metric").reset_index()
+    wide.columns.name = None
+    runs = {key: str(run_dir.relative_to(results_dir)) for key, (run_dir, _) in chosen.items()}
+    wide.insert(len(ids), "run", [runs[key] for key in zip(wide.method, wide.dataset, wide.seed)])
+    own = sorted(set(wide.columns) - set(ids) - {"run"} - set(METRICS))
+    wide = wide[ids + ["run"] + [m for m in METRICS if m in wide.columns] + own]
+    order = {d: i for i, d in enumerate(_dataset_order(wide.dataset))}
+    return wide.sort_values(["method", "dataset", "seed"], key=lambda c: c.map(order)
+                            if c.name == "dataset" else c).reset_index(drop=True)
+
+
 def _mixed_machine_cells(chosen: dict) -> set[tuple[str, str]]:
     """(method, dataset) pairs whose chosen runs ran on more than one kind of machine."""
     seen: dict[tuple[str, str], set[str]] = {}
@@ -218,6 +240,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     quick = {(r["method"], r["dataset"]): " q" for r in rows if r["profile"] == "quick"}
     mixed = _mixed_machine_cells(chosen)
     write_atomic_bytes(out_dir / "results.csv", res[RESULT_COLUMNS].to_csv(index=False).encode())
+    write_atomic_bytes(out_dir / "per_seed.csv", per_seed_table(rows, chosen, Path(results_dir))
+                       .to_csv(index=False).encode())
     paper = load_paper_reference()
     fails = failures(results_dir)
     md = ["# Leaderboard", "",
@@ -228,7 +252,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
           "cells use the `paper` profile. `(n/5)` marks cells with fewer than 5 seeds so far (the "
           "leaderboard is built up across sessions). In the time and memory tables an `m` marks "
           "cells whose seeds ran on different machines (see \"Where the runs ran\"): their mean "
-          "mixes hardware. Machine-readable: `results.csv`.", ""]
+          "mixes hardware. Machine-readable: `results.csv` (these tables), `per_seed.csv` (every "
+          "seed's values and its run directory).", ""]
     html_parts = []
     for metric, title, dec in TABLES:
         if not (res.metric == metric).any():

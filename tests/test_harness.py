@@ -41,9 +41,17 @@ def test_run_report_end_to_end(tmp_path, cache_dir):
         assert field in r
     assert r["n_clusters_given"] == 3 and r["params"]["n_clusters"] == 3
     assert run_cli("report", "--results-dir", str(res), "--out", str(lb)) == 0
-    for f in ("README.md", "index.html", "results.csv", "purity.png", "runtime_vs_purity.png"):
+    for f in ("README.md", "index.html", "results.csv", "per_seed.csv", "purity.png",
+              "runtime_vs_purity.png"):
         assert (lb / f).exists(), f
     table = pd.read_csv(lb / "results.csv")
+    per_seed = pd.read_csv(lb / "per_seed.csv").set_index(["method", "seed"])
+    assert len(per_seed) == 4 and list(per_seed.columns[:4]) == ["dataset", "profile", "run",
+                                                                "purity"]
+    run_dir = res / per_seed.loc[("histogram-kmeans", 0), "run"]
+    assert json.loads((run_dir / "record.json").read_text())["key"] == r["key"]
+    assert per_seed.loc[("histogram-kmeans", 0), "purity"] == pytest.approx(
+        json.loads((run_dir / "metrics.json").read_text())["purity"])
     assert list(table.columns) == RESULT_COLUMNS
     pur = table[(table.metric == "purity")].set_index("method")
     assert pur.loc["histogram-kmeans", "mean"] > pur.loc["random", "mean"] + 0.1

@@ -156,6 +156,8 @@ def cmd_run(args) -> int:
     plan = plan_runs(methods, datasets, seeds, args.profile, data_dir, cache_dir,
                      probe=not args.no_probe, overrides=_parse_params(args.param),
                      unlabelled_k=args.unlabelled_k or None)
+    if args.dry_run:
+        return _print_pending(plan, results_dir)
     records = run_plan(plan, results_dir, jobs=args.jobs, timeout_s=args.timeout,
                        memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads)
     n_ok = sum(r["status"] == "ok" for r in records)
@@ -164,6 +166,25 @@ def cmd_run(args) -> int:
         evaluate_runs(results_dir, data_dir, cache_dir)
         _print_summary(results_dir)
     return 0 if n_ok == len(records) else 1
+
+
+def _print_pending(plan, results_dir: Path) -> int:
+    """``run --dry-run``: the runs still to do, with CPU-time estimates from the finished ones."""
+    from .runner import estimate_cpu_s, split_done
+
+    for m, ds, reason in plan.skipped:
+        print(f"skip {m} on {ds}: {reason}")
+    todo, done = split_done(plan, results_dir)
+    estimates = estimate_cpu_s(todo, results_dir)
+    print(f"{len(done)} run(s) done, {len(todo)} to run")
+    for spec, est in zip(todo, estimates):
+        print(f"  to run  {spec.method} on {spec.dataset} seed {spec.seed}"
+              + (f"  ~{est:.0f} CPU s" if est is not None else "  (no estimate)"))
+    known = [e for e in estimates if e is not None]
+    if known:
+        print(f"estimated CPU time: {sum(known) / 3600:.1f} h for {len(known)} of {len(todo)} "
+              "run(s) (mean of finished runs of the method on the dataset, else on any dataset)")
+    return 0
 
 
 def _print_summary(results_dir: Path) -> None:
@@ -277,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="K given to methods that need one on datasets without labels (default 5; "
                         "0 skips them)")
     r.add_argument("--no-evaluate", action="store_true", help="do not compute metrics afterwards")
+    r.add_argument("--dry-run", action="store_true",
+                   help="list the runs still to do (finished ones in --results-dir are skipped) "
+                        "with CPU-time estimates, and run nothing")
     r.add_argument("--no-progress", action="store_true")
     _common(r)
 

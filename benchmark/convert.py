@@ -197,7 +197,8 @@ def binned_counts(
     """Per-sequence partition into ``n_steps`` equal bins with per-type counts.
 
     The window of sequence i is ``[s_i, window_end_i]`` with ``s_i = 0`` (``start="zero"``) or its
-    first event time (``start="first"``); a zero-length window gets width 1.
+    first event time (``start="first"``); a zero-length window (or one so short that its bin
+    width underflows to 0) is treated as one of length 1, i.e. bins of width ``1 / n_steps``.
 
     Returns ``counts`` of shape (N, n_steps, n_types) and ``bin_width`` float64 (N,)
     (time units per bin). Vectorised: one ``bincount`` over all events.
@@ -210,7 +211,8 @@ def binned_counts(
         raise ValueError(f"start must be 'zero' or 'first', got {start!r}")
     span = seqs.window_end() - s
     span = np.where(span > 0, span, 1.0)
-    width = span / n_steps
+    # a span whose bin width underflows to 0 (a subnormal span) is treated as a zero-length one
+    width = np.where(span / n_steps > 0, span / n_steps, 1.0 / n_steps)
     seq = seqs.seq_index()
     b = np.floor((seqs.times - s[seq]) / width[seq]).astype(np.int64)
     np.clip(b, 0, n_steps - 1, out=b)

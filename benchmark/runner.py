@@ -320,6 +320,38 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
     return Plan(runs, skipped)
 
 
+def split_done(plan: Plan, results_dir: Path) -> tuple[list[RunSpec], list[dict[str, Any]]]:
+    """(runs still to do, records of the finished ones) of ``plan`` in ``results_dir``."""
+    todo, records = [], []
+    for spec in plan.runs:
+        done = find_done(spec, Path(results_dir))
+        if done is not None:
+            records.append(json.loads((done / "record.json").read_text()))
+        else:
+            todo.append(spec)
+    return todo, records
+
+
+def estimate_cpu_s(todo: list[RunSpec], results_dir: Path) -> list[float | None]:
+    """Expected CPU seconds of each run in ``todo``: the mean CPU time of the finished ok runs
+    of the same method and profile on the same dataset in ``results_dir``, else on any dataset;
+    None when there is none."""
+    from .evaluate import iter_run_dirs
+
+    by_cell: dict[tuple, list[float]] = {}
+    for _, rec in iter_run_dirs(Path(results_dir)):
+        if rec.get("status") == "ok" and rec.get("cpu_time_s") is not None:
+            for cell in ((rec["method"], rec.get("profile"), rec["dataset"]),
+                         (rec["method"], rec.get("profile"), None)):
+                by_cell.setdefault(cell, []).append(float(rec["cpu_time_s"]))
+    out = []
+    for spec in todo:
+        times = (by_cell.get((spec.method, spec.profile, spec.dataset))
+                 or by_cell.get((spec.method, spec.profile, None)))
+        out.append(float(np.mean(times)) if times else None)
+    return out
+
+
 def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
              memory_mb: float = DEFAULT_MEMORY_MB, progress: bool = True, threads: int | None = None,
              log: Callable[[str], None] = print) -> list[dict[str, Any]]:
@@ -333,13 +365,7 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
         spec.threads = threads or default_threads(jobs)
     for m, ds, reason in plan.skipped:
         log(f"skip {m} on {ds}: {reason}")
-    todo, records = [], []
-    for spec in plan.runs:
-        done = find_done(spec, results_dir)
-        if done is not None:
-            records.append(json.loads((done / "record.json").read_text()))
-        else:
-            todo.append(spec)
+    todo, records = split_done(plan, results_dir)
     if records:
         log(f"{len(records)} run(s) already done, {len(todo)} to run")
     bar = tqdm(total=len(todo), disable=not progress or not todo, unit="run", file=sys.stderr)

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from benchmark import convert
 from benchmark.sequences import EventSequences, SequenceValidationError
@@ -88,8 +88,9 @@ def test_binned_counts_by_hand():
 
 
 @given(event_sequences())
+@example(EventSequences(np.array([0.0, 5e-324]), np.array([0, 0]), np.array([0, 2]), 3))
 @settings(max_examples=40, deadline=None)
-def test_binned_counts_conserve_events(s):
+def test_binned_counts_conserve_events(s):  # the example: a span whose bin width underflows
     counts, width = convert.binned_counts(s, 7, start="first")
     assert np.array_equal(counts.sum(axis=(1, 2)), s.lengths)
     per_type = np.bincount(s.types, minlength=s.n_types)

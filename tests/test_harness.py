@@ -95,6 +95,24 @@ def test_rerun_skips_finished_and_is_deterministic(tmp_path, cache_dir):
     assert np.array_equal(np.load(d1 / "embeddings.npy"), np.load(d2 / "embeddings.npy"))
 
 
+def test_dry_run_lists_what_is_left_with_estimates_and_runs_nothing(tmp_path, cache_dir, capsys):
+    res = tmp_path / "res"
+    base = ["run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--results-dir",
+            str(res), "--no-progress"]
+    assert run_cli(*base, "--seeds", "0", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "0 run(s) done, 1 to run" in out and "histogram-kmeans on test_tiny seed 0  (no estimate)" in out
+    assert not list(iter_run_dirs(res))
+    assert run_cli(*base, "--seeds", "0") == 0
+    (_, rec), = list(iter_run_dirs(res))
+    capsys.readouterr()
+    assert run_cli(*base, "--seeds", "0", "1", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "1 run(s) done, 1 to run" in out
+    assert f"histogram-kmeans on test_tiny seed 1  ~{rec['cpu_time_s']:.0f} CPU s" in out
+    assert len(list(iter_run_dirs(res))) == 1
+
+
 def test_runs_survive_a_dataset_regenerated_with_other_last_bits(tmp_path, cache_dir):
     """Another CPU regenerates a synthetic set with other float last bits (another sha256):
     the finished run is still found (not rerun) and evaluated; a real change is not."""

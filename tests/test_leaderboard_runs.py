@@ -1,0 +1,39 @@
+"""The committed leaderboard stays resumable: every run its tables use is one the harness finds
+again (``benchmark run --results-dir leaderboard`` skips it instead of re-running it).
+
+A method that gains a parameter changes the key of every run it plans; runs committed before then
+are still shown, but the harness no longer finds them and would spend hours re-running them. This
+test names such runs, so whoever adds the parameter decides: give the old records the value that
+reproduces them and re-key them (docs/lal.md, "Resuming"), or bump the method's ``version``
+and re-run."""
+
+from pathlib import Path
+
+from benchmark.evaluate import chosen_runs
+from benchmark.registry import discover, get_method
+from benchmark.runner import RunSpec
+
+LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
+
+
+def test_every_run_the_leaderboard_uses_is_found_by_the_harness():
+    discover()
+    chosen = chosen_runs(LEADERBOARD)
+    assert len(chosen) > 100
+    problems = []
+    for (method, dataset, seed), (run_dir, rec) in chosen.items():
+        names = set(get_method(method).param_names())
+        missing, unknown = names - set(rec["params"]), set(rec["params"]) - names
+        where = f"{run_dir.relative_to(LEADERBOARD)}"
+        if missing or unknown:
+            problems.append(f"{where}: parameters missing from the record {sorted(missing)}, "
+                            f"unknown to {method} {sorted(unknown)}")
+            continue
+        spec = RunSpec(method=method, dataset=dataset, seed=seed, profile=rec["profile"],
+                       params=rec["params"], dataset_fingerprint=rec["dataset_fingerprint"],
+                       probe=rec["probe"])
+        if spec.key != rec["key"] or spec.run_dir(LEADERBOARD) != run_dir:
+            problems.append(f"{where}: the harness's key for this run is {spec.key[:12]} "
+                            f"(method or suite version changed?)")
+    assert not problems, ("runs the harness would re-run:\n" + "\n".join(problems[:20])
+                          + f"\n({len(problems)} in all)")

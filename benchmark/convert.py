@@ -211,8 +211,9 @@ def binned_counts(
         raise ValueError(f"start must be 'zero' or 'first', got {start!r}")
     span = seqs.window_end() - s
     span = np.where(span > 0, span, 1.0)
+    width = span / n_steps
     # a span whose bin width underflows to 0 (a subnormal span) is treated as a zero-length one
-    width = np.where(span / n_steps > 0, span / n_steps, 1.0 / n_steps)
+    width = np.where(width > 0, width, 1.0 / n_steps)
     seq = seqs.seq_index()
     b = np.floor((seqs.times - s[seq]) / width[seq]).astype(np.int64)
     np.clip(b, 0, n_steps - 1, out=b)

@@ -32,6 +32,7 @@ import numpy as np
 from . import __version__
 from .catalog import materialize
 from .dataset import DatasetUnavailable
+from .evaluate import iter_run_dirs
 from .registry import get_dataset, get_method
 from .storage import (DatasetIntegrityError, canonical_json, dataset_fingerprint, load_labels,
                       read_meta, replace_dir, write_atomic_json)
@@ -336,8 +337,6 @@ def estimate_cpu_s(todo: list[RunSpec], results_dir: Path) -> list[float | None]
     """Expected CPU seconds of each run in ``todo``: the mean CPU time of the finished ok runs
     of the same method and profile on the same dataset in ``results_dir``, else on any dataset;
     None when there is none."""
-    from .evaluate import iter_run_dirs
-
     by_cell: dict[tuple, list[float]] = {}
     for _, rec in iter_run_dirs(Path(results_dir)):
         if rec.get("status") == "ok" and rec.get("cpu_time_s") is not None:

@@ -183,7 +183,6 @@ class DatasetWriter:
     def set_labels(self, labels: np.ndarray | None) -> None:
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
 
-
     def close(self) -> str:
         """Finish: write labels and meta.json, move into place; return the sha256."""
         import pyarrow as pa

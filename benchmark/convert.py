@@ -205,14 +205,12 @@ def binned_counts(
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-    n = len(seqs)
-    s = np.zeros(n) if start == "zero" else seqs.first_times()
     if start not in ("zero", "first"):
         raise ValueError(f"start must be 'zero' or 'first', got {start!r}")
-    span = seqs.window_end() - s
-    span = np.where(span > 0, span, 1.0)
-    width = span / n_steps
-    # a span whose bin width underflows to 0 (a subnormal span) is treated as a zero-length one
+    n = len(seqs)
+    s = np.zeros(n) if start == "zero" else seqs.first_times()
+    width = (seqs.window_end() - s) / n_steps
+    # a zero-length span, or one whose bin width underflows to 0, is treated as of length 1
     width = np.where(width > 0, width, 1.0 / n_steps)
     seq = seqs.seq_index()
     b = np.floor((seqs.times - s[seq]) / width[seq]).astype(np.int64)

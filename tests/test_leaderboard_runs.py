@@ -24,7 +24,7 @@ def test_every_run_the_leaderboard_uses_is_found_by_the_harness():
     for (method, dataset, seed), (run_dir, rec) in chosen.items():
         names = set(get_method(method).param_names())
         missing, unknown = names - set(rec["params"]), set(rec["params"]) - names
-        where = f"{run_dir.relative_to(LEADERBOARD)}"
+        where = str(run_dir.relative_to(LEADERBOARD))
         if missing or unknown:
             problems.append(f"{where}: parameters missing from the record {sorted(missing)}, "
                             f"unknown to {method} {sorted(unknown)}")

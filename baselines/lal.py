@@ -180,6 +180,13 @@ class LAL(Clusterer):
         cluster acts as extra mixing weight and can be worth O(N) nats.
     posterior_floor : M-step pairs with ``γ_nk`` below this are skipped (their weight in eq. 18
         is negligible); ``0`` computes every pair.
+    m_step_pairs : which (sequence, cluster) pairs a network epoch of the M-step trains.
+        ``"all"`` (default) = every pair with ``γ_nk >= posterior_floor``, eq. 18 term by term;
+        its cost grows with K. ``"sampled"`` = two pairs per sequence: its MAP cluster with
+        weight ``γ_n,map`` and one other cluster drawn (afresh every network epoch) from the
+        rest in proportion to ``γ_nk``, with weight ``1 - γ_n,map`` — an unbiased estimate of
+        eq. 18's gradient at a cost that does not grow with K (the same pairs as ``"all"`` at
+        K <= 2). Not in the paper; an implementation of its M-step, like the mini-batches.
     n_ensemble : number of runs for the co-association ensemble (Table 7); 1 = single model.
     ensemble_k : how the ensemble chooses its number of clusters when ``n_clusters`` is not
         given (not in the paper, which does not say): ``"anmi"`` (default) = the K in
@@ -201,6 +208,7 @@ class LAL(Clusterer):
     # "2": the removal phase judges deletions with fitted mixing weights and an AIC penalty
     # (``prune_mixing``, ``prune_penalty``); "1" (no attribute) used the plain 1/K ratio
     version = "2"
+    unkeyed_defaults = {"m_step_pairs": "all"}  # added after the version-2 leaderboard runs
     outputs = ("labels", "embeddings")
     needs_n_clusters = False
     requires = ("torch",)
@@ -240,6 +248,7 @@ class LAL(Clusterer):
         prune_penalty: float | str = "aic",
         prune_mixing: str = "fitted",
         posterior_floor: float = 1e-3,
+        m_step_pairs: str = "all",
         n_ensemble: int = 1,
         ensemble_k: str = "anmi",
         n_jobs: int = 1,
@@ -270,6 +279,7 @@ class LAL(Clusterer):
         self.prune_penalty = prune_penalty
         self.prune_mixing = prune_mixing
         self.posterior_floor = posterior_floor
+        self.m_step_pairs = m_step_pairs
         self.n_ensemble = n_ensemble
         self.ensemble_k = ensemble_k
         self.n_jobs = n_jobs
@@ -393,8 +403,12 @@ class LAL(Clusterer):
         n, n_steps = len(data), data.counts.shape[1]
         keep = posterior >= self.posterior_floor
         keep[torch.arange(n), posterior.argmax(dim=1)] = True
+        weight = posterior
+        sampled = self.m_step_pairs == "sampled" and len(slots) > 2
         epoch_loss = 0.0
         for _ in range(self.n_m_epochs):
+            if sampled:
+                keep, weight = _sampled_pairs(posterior, self.posterior_floor, rng)
             order = torch.from_numpy(rng.permutation(n))
             epoch_loss = 0.0
             for start in range(0, n, self.batch_size):
@@ -403,7 +417,7 @@ class LAL(Clusterer):
                 rows = batch[seq]
                 intensity, _ = net(data.x[rows], slot_index[cluster])
                 ll = poisson_log_likelihood(intensity, data.counts[rows], data.width[rows])
-                loss = -(posterior[rows, cluster] * ll).sum() / (len(batch) * n_steps)
+                loss = -(weight[rows, cluster] * ll).sum() / (len(batch) * n_steps)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.grad_clip is not None:
@@ -586,6 +600,8 @@ class LAL(Clusterer):
         if self.prune_mixing not in ("fitted", "uniform"):
             raise ValueError(f"prune_mixing must be 'fitted' or 'uniform', "
                              f"got {self.prune_mixing!r}")
+        if self.m_step_pairs not in ("all", "sampled"):
+            raise ValueError(f"m_step_pairs must be 'all' or 'sampled', got {self.m_step_pairs!r}")
         if self.ensemble_k not in ("anmi", "median"):
             raise ValueError(f"ensemble_k must be 'anmi' or 'median', got {self.ensemble_k!r}")
         if self.init_lr is not None and not self.init_lr > 0:
@@ -633,6 +649,31 @@ def _cluster_log_likelihoods(net, data: Partitions, slots: list[int],
             if with_representation:
                 reps[start:start + len(rows) // k] = rep.reshape(-1, k, rep.shape[1])
     return (loglik, reps) if with_representation else loglik
+
+
+def _sampled_pairs(posterior, floor: float, rng: np.random.Generator):
+    """The M-step pairs of ``m_step_pairs="sampled"``: every sequence's MAP cluster with weight
+    ``γ_n,map`` and one other cluster drawn from the rest in proportion to ``γ_nk`` with weight
+    ``Σ_{k≠map} γ_nk`` (skipped when that is below ``floor``), so that the expected weighted
+    loss is eq. 18's. posterior : float32 (n, K), rows summing to 1. Returns ``keep`` bool
+    (n, K) and ``weight`` float32 (n, K), zero outside ``keep``."""
+    import torch
+
+    n = posterior.shape[0]
+    rows = torch.arange(n)
+    best = posterior.argmax(dim=1)
+    rest = posterior.double().clone()
+    rest[rows, best] = 0.0
+    cumulative = rest.cumsum(dim=1)
+    total = cumulative[:, -1]
+    # first cluster whose cumulative weight exceeds u·total, u ~ U[0, 1): it has weight > 0
+    u = torch.from_numpy(rng.random(n)) * total
+    other = (cumulative > u[:, None]).int().argmax(dim=1)
+    weight = torch.zeros_like(posterior)
+    weight[rows, best] = posterior[rows, best]
+    use = total >= floor
+    weight[rows[use], other[use]] = total[use].float()
+    return weight > 0, weight
 
 
 def _mixture_log_likelihood(loglik) -> float:

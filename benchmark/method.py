@@ -15,7 +15,10 @@ Class attributes describe the method to the harness:
 * ``needs_n_clusters``: if True the harness passes the dataset's K as ``n_clusters`` (and records it);
 * ``requires``: importable module names of optional dependencies (checked before running);
 * ``presets``: ``{"quick": {...}, "paper": {...}}`` parameter overrides per profile;
-* ``paper``: where the method comes from.
+* ``paper``: where the method comes from;
+* ``unkeyed_defaults``: parameters added after runs were committed, each with the value that
+  reproduces the earlier behaviour; while a run uses that value the parameter is left out of
+  the run's key, so the committed records stay valid (any other value is keyed as usual).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Clusterer:
     requires: ClassVar[tuple[str, ...]] = ()
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
     paper: ClassVar[str] = ""
+    unkeyed_defaults: ClassVar[dict[str, Any]] = {}
 
     labels_: np.ndarray
 

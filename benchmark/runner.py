@@ -65,9 +65,11 @@ class RunSpec:
     @property
     def key(self) -> str:
         cls = get_method(self.method)
+        params = {name: value for name, value in self.params.items()
+                  if not (name in cls.unkeyed_defaults and cls.unkeyed_defaults[name] == value)}
         payload = {
             "method": self.method, "method_version": getattr(cls, "version", "1"),
-            "params": self.params, "dataset_fingerprint": self.dataset_fingerprint, "seed": self.seed,
+            "params": params, "dataset_fingerprint": self.dataset_fingerprint, "seed": self.seed,
             "probe": self.probe, "suite_version": __version__,
         }
         return hashlib.sha256(canonical_json(payload)).hexdigest()

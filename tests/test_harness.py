@@ -286,3 +286,21 @@ def test_evaluate_skip_leaves_metrics_for_a_later_call(tmp_path, cache_dir):
     (run_dir / "metrics.json").unlink()
     assert run_cli("evaluate", "--results-dir", str(res), "--methods", "random") == 0
     assert not (run_dir / "metrics.json").exists()  # only the named methods' runs
+
+
+def test_unkeyed_default_leaves_the_run_key_unchanged(monkeypatch):
+    """A parameter listed in ``unkeyed_defaults`` is left out of the key at that value (the
+    runs committed before it existed stay valid) and keyed like any other at another value."""
+    from benchmark.registry import get_method
+    from benchmark.runner import RunSpec
+
+    cls = get_method("lal")
+    params = cls.default_params()
+    before = {k: v for k, v in params.items() if k != "m_step_pairs"}
+    monkeypatch.setattr(cls, "unkeyed_defaults", {})  # as if the parameter did not exist
+    old_key = RunSpec("lal", "K2_C5", 0, "paper", before, dataset_fingerprint="f").key
+    monkeypatch.undo()
+    assert "m_step_pairs" in cls.unkeyed_defaults
+    assert RunSpec("lal", "K2_C5", 0, "paper", params, dataset_fingerprint="f").key == old_key
+    other = {**params, "m_step_pairs": "sampled"}
+    assert RunSpec("lal", "K2_C5", 0, "paper", other, dataset_fingerprint="f").key != old_key

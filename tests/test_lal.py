@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from baselines._lal_net import IntensityNet, poisson_log_likelihood  # noqa: E402
-from baselines.lal import LAL, PartitionScaler, _cluster_log_likelihoods, _relabel  # noqa: E402
+from baselines.lal import (  # noqa: E402
+    LAL, PartitionScaler, _cluster_log_likelihoods, _relabel, _sampled_pairs)
 from benchmark.dataset import Dataset  # noqa: E402
 from benchmark.metrics import purity_score  # noqa: E402
 from benchmark.registry import METHODS, discover  # noqa: E402
@@ -324,6 +325,7 @@ def test_lal_ensemble_is_registered_with_table7_defaults(two_clusters):
     ({"prune_penalty": "hqc"}, "prune_penalty"),
     ({"prune_mixing": "free"}, "prune_mixing"),
     ({"ensemble_k": "eigengap"}, "ensemble_k"),
+    ({"m_step_pairs": "top"}, "m_step_pairs"),
 ])
 def test_bad_parameters_raise(two_clusters, params, message):
     with pytest.raises(ValueError, match=message):
@@ -349,6 +351,42 @@ def test_init_scale_and_init_lr(two_clusters):
     np.testing.assert_array_equal(base.labels_, same.labels_)
     other = LAL(**TINY, n_clusters=2, seed=2, init_lr=0.01, init_scale=0.3).fit(seqs)
     assert other.labels_.shape == (len(seqs),)
+
+
+def test_sampled_pairs_are_two_per_sequence_and_unbiased():
+    """``m_step_pairs="sampled"``: each sequence trains its MAP cluster at weight γ_map and one
+    other cluster at weight 1 - γ_map; averaged over draws the weights are the posteriors."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    posterior = torch.softmax(torch.from_numpy(rng.normal(size=(6, 5)) * 2), dim=1).float()
+    posterior[5] = torch.tensor([0.9996, 0.0001, 0.0001, 0.0001, 0.0001])  # rest below floor
+    draws = 4000
+    mean = torch.zeros_like(posterior, dtype=torch.float64)
+    for _ in range(draws):
+        keep, weight = _sampled_pairs(posterior, 1e-3, rng)
+        assert keep.sum(dim=1).tolist() == [2, 2, 2, 2, 2, 1]
+        assert torch.equal(keep, weight > 0)
+        np.testing.assert_allclose(weight[:5].sum(dim=1), 1.0, atol=1e-5)
+        best = posterior.argmax(dim=1)
+        assert torch.equal(weight[torch.arange(6), best], posterior[torch.arange(6), best])
+        mean += weight
+    mean /= draws
+    # binomial sd of the mean <= 0.5 / sqrt(4000) ~ 0.008 per entry
+    np.testing.assert_allclose(mean[:5], posterior[:5], atol=0.04)
+
+
+def test_sampled_m_step_same_as_all_at_two_clusters_and_runs_at_more(two_clusters):
+    seqs = two_clusters.sequences
+    base = LAL(**TINY, n_clusters=2, seed=1).fit(seqs)
+    same = LAL(**TINY, n_clusters=2, seed=1, m_step_pairs="sampled").fit(seqs)
+    np.testing.assert_array_equal(base.labels_, same.labels_)
+    np.testing.assert_array_equal(base.transform(seqs), same.transform(seqs))
+    a = LAL(**TINY, n_clusters=4, seed=1, m_step_pairs="sampled").fit(seqs)
+    b = LAL(**TINY, n_clusters=4, seed=1, m_step_pairs="sampled").fit(seqs)
+    c = LAL(**TINY, n_clusters=4, seed=1).fit(seqs)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert not np.array_equal(a.transform(seqs), c.transform(seqs))
 
 
 def test_perf_huge_reports_time_memory_and_purity(capsys):

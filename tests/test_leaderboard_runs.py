@@ -3,9 +3,10 @@ again (``benchmark run --results-dir leaderboard`` skips it instead of re-runnin
 
 A method that gains a parameter changes the key of every run it plans; runs committed before then
 are still shown, but the harness no longer finds them and would spend hours re-running them. This
-test names such runs, so whoever adds the parameter decides: give the old records the value that
-reproduces them and re-key them (docs/lal.md, "Resuming"), or bump the method's ``version``
-and re-run."""
+test names such runs, so whoever adds the parameter decides: list it with the value that
+reproduces the old runs in the method's ``unkeyed_defaults`` (left out of the key at that value;
+a record without the parameter is read as having it), re-key the old records (docs/lal.md,
+"Resuming"), or bump the method's ``version`` and re-run."""
 
 from pathlib import Path
 
@@ -22,15 +23,17 @@ def test_every_run_the_leaderboard_uses_is_found_by_the_harness():
     assert len(chosen) > 100
     problems = []
     for (method, dataset, seed), (run_dir, rec) in chosen.items():
-        names = set(get_method(method).param_names())
-        missing, unknown = names - set(rec["params"]), set(rec["params"]) - names
+        cls = get_method(method)
+        names = set(cls.param_names())
+        params = {**cls.unkeyed_defaults, **rec["params"]}
+        missing, unknown = names - set(params), set(params) - names
         where = str(run_dir.relative_to(LEADERBOARD))
         if missing or unknown:
             problems.append(f"{where}: parameters missing from the record {sorted(missing)}, "
                             f"unknown to {method} {sorted(unknown)}")
             continue
         spec = RunSpec(method=method, dataset=dataset, seed=seed, profile=rec["profile"],
-                       params=rec["params"], dataset_fingerprint=rec["dataset_fingerprint"],
+                       params=params, dataset_fingerprint=rec["dataset_fingerprint"],
                        probe=rec["probe"])
         if spec.key != rec["key"] or spec.run_dir(LEADERBOARD) != run_dir:
             problems.append(f"{where}: the harness's key for this run is {spec.key[:12]} "

@@ -2,12 +2,13 @@
 
 Subcommands:
 
-* ``epoch [--family exp --clusters 3 --em-epochs 2 --threads 1,2 --profile-top 15]``: fit the
-  ``paper`` profile on one synthetic set for a few EM epochs (the cluster-count walk on, so K
-  grows as in a real run), print seconds per EM epoch, the extrapolation to the full profile
-  and its ratio to the paper's LAL time for that set (Table 3, authors' hardware); one fit per
-  thread count, with the speed-up over the first; with ``--profile-top`` also the top
-  functions by cumulative time (cProfile).
+* ``epoch [--family exp --clusters 3 --em-epochs 2 --threads 1,2 --m-step-pairs all,sampled
+  --n-clusters K --profile-top 15]``: fit the ``paper`` profile on one synthetic set for a few
+  EM epochs (the cluster-count walk on, so K grows as in a real run; ``--n-clusters`` fixes K
+  instead, for a like-for-like comparison), print seconds per EM epoch, the extrapolation to
+  the full profile and its ratio to the paper's LAL time for that set (Table 3, authors'
+  hardware); one fit per (thread count, ``m_step_pairs``) pair, with the speed-up over the
+  first; with ``--profile-top`` also the top functions by cumulative time (cProfile).
 * ``huge [--sizes 1000,10000,100000] [--em-epochs 2 | --full]``: for each size, simulate a
   Huge-protocol set (5 exp-Hawkes clusters, mean length 50), fit the paper profile for a few EM
   epochs (or, with ``--full``, the whole profile including the removal epochs) in a fresh
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import pstats
 import subprocess
@@ -64,12 +66,16 @@ def epoch_cmd(args: argparse.Namespace) -> int:
     data = make_lal_dataset(args.family, args.clusters, seed=args.seed)
     params = _paper_params(args.em_epochs, args.seed)
     full = params.pop("_full_em_epochs")
+    if args.n_clusters:
+        params["n_clusters"] = args.n_clusters
     paper = PAPER_SECONDS.get((args.family, args.clusters))
     print(f"LAL paper profile on {args.family} K={args.clusters} ({len(data.sequences)} sequences),"
           f" {args.em_epochs} EM epochs:")
-    per_pair_seconds = []  # (n_threads, seconds per (sequence, cluster) pair and EM epoch)
-    for threads in _int_list(args.threads):
-        model = LAL(**{**params, "n_threads": threads})
+    per_pair_seconds = []  # (setting, seconds per (sequence, cluster) pair and EM epoch)
+    for threads, pairs in itertools.product(_int_list(args.threads),
+                                            args.m_step_pairs.split(",")):
+        setting = f"n_threads={threads}, m_step_pairs={pairs}"
+        model = LAL(**{**params, "n_threads": threads, "m_step_pairs": pairs})
         profiler = cProfile.Profile() if args.profile_top else None
         cpu_start = time.process_time()
         start = time.perf_counter()
@@ -87,8 +93,8 @@ def epoch_cmd(args: argparse.Namespace) -> int:
         # K follows the walk and may differ between fits, so compare per (sequence, cluster) pair
         per_pair = sum(h["seconds"] / (h["n_sequences"] * h["n_clusters"])
                        for h in model.history_) / len(per_epoch)
-        per_pair_seconds.append((threads, per_pair))
-        print(f"n_threads={threads}:")
+        per_pair_seconds.append((setting, per_pair))
+        print(f"{setting}:")
         for h in model.history_:
             print(f"  epoch {h['epoch']}: {h['seconds']:.2f} s, K={h['n_clusters']}, "
                   f"move {h['move']} accepted={h['accepted']}")
@@ -108,8 +114,8 @@ def epoch_cmd(args: argparse.Namespace) -> int:
             print(buf.getvalue())
     if len(per_pair_seconds) > 1:
         (first, base), *others = per_pair_seconds
-        print(f"speed-up per (sequence, cluster) pair over n_threads={first}: " + ", ".join(
-            f"{t} threads {base / seconds:.2f}x" for t, seconds in others))
+        print(f"speed-up per (sequence, cluster) pair over {first}: " + ", ".join(
+            f"{setting} {base / seconds:.2f}x" for setting, seconds in others))
     return 0
 
 
@@ -184,6 +190,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--profile-top", type=int, default=0)
     p.add_argument("--threads", default="1",
                    help="torch threads, comma-separated to compare (e.g. 1,2): one fit each")
+    p.add_argument("--m-step-pairs", default="all",
+                   help="LAL m_step_pairs, comma-separated to compare (all,sampled)")
+    p.add_argument("--n-clusters", type=int, default=0,
+                   help="fix K (walk off) so that the fits compare like for like")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=epoch_cmd)
     p = sub.add_parser("huge", help="s/EM-epoch and peak RSS vs number of sequences")

@@ -403,20 +403,23 @@ def test_perf_huge_reports_time_memory_and_purity(capsys):
     assert 1 <= int(row[7]) <= 10 and 0.2 <= float(row[8]) <= 1.0
 
 
-def test_perf_epoch_compares_thread_counts(capsys):
-    """``perf lal epoch --threads A,B`` fits once per thread count and prints the speed-up.
-    (1,1 here: two torch threads on a CI machine already busy with the other test worker make
-    OpenMP spin-wait, which is what the command exists to show, not what a test should do.)"""
+def test_perf_epoch_compares_settings(capsys):
+    """``perf lal epoch --threads A,B --m-step-pairs all,sampled`` fits once per setting and
+    prints the speed-up over the first. (One thread here: two torch threads on a CI machine
+    already busy with the other test worker make OpenMP spin-wait, which is what the command
+    exists to show, not what a test should do.)"""
     from benchmark.perf_lal import main
 
     assert main(["epoch", "--family", "exp", "--clusters", "2", "--em-epochs", "1",
-                 "--threads", "1,1"]) == 0
+                 "--threads", "1", "--m-step-pairs", "all,sampled", "--n-clusters", "3"]) == 0
     out = capsys.readouterr().out
     headers = [line for line in out.splitlines() if line.startswith("n_threads=")]
-    assert headers == ["n_threads=1:", "n_threads=1:"]
+    assert headers == ["n_threads=1, m_step_pairs=all:", "n_threads=1, m_step_pairs=sampled:"]
+    assert out.count("K=3") == 2
     assert "s/EM-epoch:" in out
     assert "ms per (sequence, cluster) pair" in out
-    assert "speed-up per (sequence, cluster) pair over n_threads=1: 1 threads" in out
+    assert ("speed-up per (sequence, cluster) pair over n_threads=1, m_step_pairs=all: "
+            "n_threads=1, m_step_pairs=sampled") in out
 
 
 def test_release_freed_memory_reaches_glibc():

@@ -10,6 +10,8 @@ a record without the parameter is read as having it), re-key the old records (do
 
 from pathlib import Path
 
+import pytest
+
 from benchmark.evaluate import chosen_runs
 from benchmark.registry import discover, get_method
 from benchmark.runner import RunSpec
@@ -17,17 +19,24 @@ from benchmark.runner import RunSpec
 LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
 
 
-def test_every_run_the_leaderboard_uses_is_found_by_the_harness():
+VARIANTS = sorted(p.name for p in (LEADERBOARD / "variants").glob("*") if p.is_dir())
+
+
+@pytest.mark.parametrize("results", ["."] + [f"variants/{v}" for v in VARIANTS])
+def test_every_run_the_leaderboard_uses_is_found_by_the_harness(results):
+    """``results``: the leaderboard itself, or one of its variant folders (runs of a method
+    with a non-default parameter, kept apart so the tables show the defaults only)."""
     discover()
-    chosen = chosen_runs(LEADERBOARD)
-    assert len(chosen) > 100
+    results_dir = LEADERBOARD / results
+    chosen = chosen_runs(results_dir)
+    assert len(chosen) > (100 if results == "." else 0)
     problems = []
     for (method, dataset, seed), (run_dir, rec) in chosen.items():
         cls = get_method(method)
         names = set(cls.param_names())
         params = {**cls.unkeyed_defaults, **rec["params"]}
         missing, unknown = names - set(params), set(params) - names
-        where = str(run_dir.relative_to(LEADERBOARD))
+        where = str(run_dir.relative_to(results_dir))
         if missing or unknown:
             problems.append(f"{where}: parameters missing from the record {sorted(missing)}, "
                             f"unknown to {method} {sorted(unknown)}")
@@ -35,7 +44,7 @@ def test_every_run_the_leaderboard_uses_is_found_by_the_harness():
         spec = RunSpec(method=method, dataset=dataset, seed=seed, profile=rec["profile"],
                        params=params, dataset_fingerprint=rec["dataset_fingerprint"],
                        probe=rec["probe"])
-        if spec.key != rec["key"] or spec.run_dir(LEADERBOARD) != run_dir:
+        if spec.key != rec["key"] or spec.run_dir(results_dir) != run_dir:
             problems.append(f"{where}: the harness's key for this run is {spec.key[:12]} "
                             f"(method or suite version changed?)")
     assert not problems, ("runs the harness would re-run:\n" + "\n".join(problems[:20])

@@ -47,7 +47,7 @@ import numpy as np
 from baselines._torch import torch_threads
 from benchmark.convert import binned_counts
 from benchmark.method import Clusterer, check_input
-from benchmark.process_memory import release_freed_memory
+from benchmark.process_memory import heap_kept_for_reuse, release_freed_memory
 from benchmark.registry import register_method
 from benchmark.sequences import EventSequences
 
@@ -329,7 +329,7 @@ class LAL(Clusterer):
         concatenated."""
         if not hasattr(self, "runs_"):
             raise RuntimeError("call fit() before transform()")
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads), heap_kept_for_reuse():
             return np.concatenate([self._score_all(run, seqs)[2] for run in self.runs_], axis=1)
 
     # ------------------------------------------------------------------------ one EM run
@@ -614,11 +614,13 @@ class LAL(Clusterer):
 
 # ---------------------------------------------------------------------------------- helpers
 def _fit_one_run(model: LAL, seqs: EventSequences, seed: int) -> FittedRun:
-    """One EM run of ``model`` with its torch threads, leaving the caller's torch RNG as it
-    was (module level so that a process pool can call it)."""
+    """One EM run of ``model`` with its torch threads and freed heap memory kept for reuse
+    (1.4–1.9x less time per EM epoch, see :func:`heap_kept_for_reuse`), leaving the caller's
+    torch RNG as it was (module level so that a process pool can call it)."""
     import torch
 
-    with torch_threads(model.n_threads), torch.random.fork_rng(devices=[]):
+    with torch_threads(model.n_threads), heap_kept_for_reuse(), \
+            torch.random.fork_rng(devices=[]):
         return model._fit_run(seqs, seed)
 
 

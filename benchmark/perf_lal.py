@@ -3,12 +3,15 @@
 Subcommands:
 
 * ``epoch [--family exp --clusters 3 --em-epochs 2 --threads 1,2 --m-step-pairs all,sampled
-  --n-clusters K --profile-top 15]``: fit the ``paper`` profile on one synthetic set for a few
-  EM epochs (the cluster-count walk on, so K grows as in a real run; ``--n-clusters`` fixes K
-  instead, for a like-for-like comparison), print seconds per EM epoch, the extrapolation to
-  the full profile and its ratio to the paper's LAL time for that set (Table 3, authors'
-  hardware); one fit per (thread count, ``m_step_pairs``) pair, with the speed-up over the
-  first; with ``--profile-top`` also the top functions by cumulative time (cProfile).
+  --heap-reuse off,on --n-clusters K --profile-top 15]``: fit the ``paper`` profile on one
+  synthetic set for a few EM epochs (the cluster-count walk on, so K grows as in a real run;
+  ``--n-clusters`` fixes K instead, for a like-for-like comparison), print seconds per EM
+  epoch, CPU seconds and minor page faults of the fit, the extrapolation to the full profile
+  and its ratio to the paper's LAL time for that set (Table 3, authors' hardware); one fit per
+  (thread count, ``m_step_pairs``, heap reuse) setting, with the speed-up over the first
+  (``--heap-reuse off`` fits with ``EVSEQ_HEAP_REUSE=0``, i.e. glibc's default allocator
+  behaviour; see :func:`benchmark.process_memory.heap_kept_for_reuse`); with
+  ``--profile-top`` also the top functions by cumulative time (cProfile).
 * ``huge [--sizes 1000,10000,100000] [--em-epochs 2 | --full]``: for each size, simulate a
   Huge-protocol set (5 exp-Hawkes clusters, mean length 50), fit the paper profile for a few EM
   epochs (or, with ``--full``, the whole profile including the removal epochs) in a fresh
@@ -26,14 +29,17 @@ import cProfile
 import io
 import itertools
 import json
+import os
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmark.process_memory import peak_rss_since_reset_mb, reset_peak_rss, resident_mb
+from benchmark.process_memory import (HEAP_REUSE_ENV, peak_rss_since_reset_mb, reset_peak_rss,
+                                      resident_mb)
 
 # Table 3 of the paper: LAL running time in seconds per synthetic set (authors' hardware)
 PAPER_SECONDS = {
@@ -72,20 +78,33 @@ def epoch_cmd(args: argparse.Namespace) -> int:
     print(f"LAL paper profile on {args.family} K={args.clusters} ({len(data.sequences)} sequences),"
           f" {args.em_epochs} EM epochs:")
     per_pair_seconds = []  # (setting, seconds per (sequence, cluster) pair and EM epoch)
-    for threads, pairs in itertools.product(_int_list(args.threads),
-                                            args.m_step_pairs.split(",")):
-        setting = f"n_threads={threads}, m_step_pairs={pairs}"
+    for threads, pairs, heap in itertools.product(_int_list(args.threads),
+                                                  args.m_step_pairs.split(","),
+                                                  args.heap_reuse.split(",")):
+        if heap not in ("on", "off"):
+            raise SystemExit(f"--heap-reuse takes on / off, got {heap!r}")
+        setting = f"n_threads={threads}, m_step_pairs={pairs}, heap reuse {heap}"
         model = LAL(**{**params, "n_threads": threads, "m_step_pairs": pairs})
         profiler = cProfile.Profile() if args.profile_top else None
+        saved_env = os.environ.get(HEAP_REUSE_ENV)
+        os.environ[HEAP_REUSE_ENV] = "1" if heap == "on" else "0"
+        faults_start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         cpu_start = time.process_time()
         start = time.perf_counter()
         if profiler:
             profiler.enable()
-        model.fit(data.sequences)
-        if profiler:
-            profiler.disable()
+        try:
+            model.fit(data.sequences)
+        finally:
+            if profiler:
+                profiler.disable()
+            if saved_env is None:
+                del os.environ[HEAP_REUSE_ENV]
+            else:
+                os.environ[HEAP_REUSE_ENV] = saved_env
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu_start
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_start
         per_epoch = [h["seconds"] for h in model.history_]
         mean_epoch = sum(per_epoch) / len(per_epoch)
         rest = wall - sum(per_epoch)  # setup + final labelling of all sequences
@@ -101,7 +120,7 @@ def epoch_cmd(args: argparse.Namespace) -> int:
         print(f"  s/EM-epoch: {mean_epoch:.2f}  (setup + final labelling: {rest:.2f} s); "
               f"{per_pair * 1e3:.2f} ms per (sequence, cluster) pair and EM epoch")
         print(f"  fit: {wall:.1f} s wall, {cpu:.1f} s CPU (CPU > wall: several threads; "
-              f"wall > CPU: the machine was busy)")
+              f"wall > CPU: the machine was busy), {faults / 1e6:.2f} M minor page faults")
         print(f"  extrapolated full profile ({full} EM epochs): {estimate:.0f} s  "
               f"(target 600 s)")
         if paper:
@@ -192,6 +211,9 @@ def main(argv: list[str]) -> int:
                    help="torch threads, comma-separated to compare (e.g. 1,2): one fit each")
     p.add_argument("--m-step-pairs", default="all",
                    help="LAL m_step_pairs, comma-separated to compare (all,sampled)")
+    p.add_argument("--heap-reuse", default="on",
+                   help="keep freed heap memory for reuse during the fit: on / off, "
+                        "comma-separated to compare (off,on)")
     p.add_argument("--n-clusters", type=int, default=0,
                    help="fix K (walk off) so that the fits compare like for like")
     p.add_argument("--seed", type=int, default=0)

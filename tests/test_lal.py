@@ -3,6 +3,8 @@ determinism, double batching, likelihood-only cluster-count moves, label firewal
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from baselines.lal import (  # noqa: E402
     LAL, PartitionScaler, _cluster_log_likelihoods, _relabel, _sampled_pairs)
 from benchmark.dataset import Dataset  # noqa: E402
 from benchmark.metrics import purity_score  # noqa: E402
+from benchmark.process_memory import HEAP_REUSE_ENV  # noqa: E402
 from benchmark.registry import METHODS, discover  # noqa: E402
 from benchmark.sequences import EventSequences  # noqa: E402
 from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
@@ -404,22 +407,31 @@ def test_perf_huge_reports_time_memory_and_purity(capsys):
 
 
 def test_perf_epoch_compares_settings(capsys):
-    """``perf lal epoch --threads A,B --m-step-pairs all,sampled`` fits once per setting and
-    prints the speed-up over the first. (One thread here: two torch threads on a CI machine
-    already busy with the other test worker make OpenMP spin-wait, which is what the command
-    exists to show, not what a test should do.)"""
+    """``perf lal epoch --threads A,B --m-step-pairs all,sampled --heap-reuse off,on`` fits
+    once per setting and prints the speed-up over the first, the CPU time and page faults.
+    (One thread here: two torch threads on a CI machine already busy with the other test
+    worker make OpenMP spin-wait, which is what the command exists to show, not what a test
+    should do.)"""
     from benchmark.perf_lal import main
 
+    env_before = os.environ.get(HEAP_REUSE_ENV)
     assert main(["epoch", "--family", "exp", "--clusters", "2", "--em-epochs", "1",
-                 "--threads", "1", "--m-step-pairs", "all,sampled", "--n-clusters", "3"]) == 0
+                 "--threads", "1", "--m-step-pairs", "all,sampled", "--heap-reuse", "on",
+                 "--n-clusters", "3"]) == 0
+    assert main(["epoch", "--family", "exp", "--clusters", "2", "--em-epochs", "1",
+                 "--threads", "1", "--heap-reuse", "off", "--n-clusters", "3"]) == 0
     out = capsys.readouterr().out
     headers = [line for line in out.splitlines() if line.startswith("n_threads=")]
-    assert headers == ["n_threads=1, m_step_pairs=all:", "n_threads=1, m_step_pairs=sampled:"]
-    assert out.count("K=3") == 2
+    assert headers == ["n_threads=1, m_step_pairs=all, heap reuse on:",
+                       "n_threads=1, m_step_pairs=sampled, heap reuse on:",
+                       "n_threads=1, m_step_pairs=all, heap reuse off:"]
+    assert out.count("K=3") == 3
     assert "s/EM-epoch:" in out
     assert "ms per (sequence, cluster) pair" in out
-    assert ("speed-up per (sequence, cluster) pair over n_threads=1, m_step_pairs=all: "
-            "n_threads=1, m_step_pairs=sampled") in out
+    assert out.count("M minor page faults") == 3
+    assert ("speed-up per (sequence, cluster) pair over n_threads=1, m_step_pairs=all, heap "
+            "reuse on: n_threads=1, m_step_pairs=sampled, heap reuse on") in out
+    assert os.environ.get(HEAP_REUSE_ENV) == env_before  # the "off" fit's switch does not leak
 
 
 def test_release_freed_memory_reaches_glibc():

@@ -69,6 +69,9 @@ def epoch_cmd(args: argparse.Namespace) -> int:
     from baselines.lal import LAL
     from generators.hawkes_synthetic import make_lal_dataset
 
+    heap_settings = args.heap_reuse.split(",")
+    if not set(heap_settings) <= {"on", "off"}:  # before simulating or fitting anything
+        raise SystemExit(f"--heap-reuse takes on / off, got {args.heap_reuse!r}")
     data = make_lal_dataset(args.family, args.clusters, seed=args.seed)
     params = _paper_params(args.em_epochs, args.seed)
     full = params.pop("_full_em_epochs")
@@ -79,10 +82,7 @@ def epoch_cmd(args: argparse.Namespace) -> int:
           f" {args.em_epochs} EM epochs:")
     per_pair_seconds = []  # (setting, seconds per (sequence, cluster) pair and EM epoch)
     for threads, pairs, heap in itertools.product(_int_list(args.threads),
-                                                  args.m_step_pairs.split(","),
-                                                  args.heap_reuse.split(",")):
-        if heap not in ("on", "off"):
-            raise SystemExit(f"--heap-reuse takes on / off, got {heap!r}")
+                                                  args.m_step_pairs.split(","), heap_settings):
         setting = f"n_threads={threads}, m_step_pairs={pairs}, heap reuse {heap}"
         model = LAL(**{**params, "n_threads": threads, "m_step_pairs": pairs})
         profiler = cProfile.Profile() if args.profile_top else None

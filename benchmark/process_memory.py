@@ -94,7 +94,7 @@ def heap_kept_for_reuse(max_kept_mb: int = 256) -> Iterator[None]:
     computed do not change.
     """
     global _heap_reuse_depth
-    mallopt = _mallopt()
+    mallopt = _libc_function("mallopt")
     if mallopt is None or os.environ.get(HEAP_REUSE_ENV, "1") == "0":
         yield
         return
@@ -114,10 +114,6 @@ def heap_kept_for_reuse(max_kept_mb: int = 256) -> Iterator[None]:
 
 def _malloc_trim():
     return _libc_function("malloc_trim")
-
-
-def _mallopt():
-    return _libc_function("mallopt")
 
 
 @lru_cache(maxsize=None)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.process_memory import HEAP_REUSE_ENV, heap_kept_for_reuse
+from benchmark.process_memory import HEAP_REUSE_ENV
 
 glibc = pytest.mark.skipif(
     not (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"),

@@ -370,7 +370,7 @@ class LAL(Clusterer):
                 loglik = _cluster_log_likelihoods(net, data, slots)  # E-step
             e_step_ll = _mixture_log_likelihood(loglik)
             posterior = torch.softmax(loglik, dim=1).float()
-            m_loss = self._m_step(net, optimizer, scheduler, data, posterior, slots, rng)
+            m_loss, pairs = self._m_step(net, optimizer, scheduler, data, posterior, slots, rng)
             move = {"move": "none", "accepted": False, "log_ratio": 0.0}
             if self.n_clusters is None or whole:  # the walk needs them; so does the next E-step
                 loglik = _cluster_log_likelihoods(net, data, slots)
@@ -383,7 +383,8 @@ class LAL(Clusterer):
             history.append({
                 "epoch": epoch, "n_clusters": len(slots), "n_sequences": len(data),
                 "e_step_log_lik_per_event": e_step_ll / max(int(data.n_events.sum()), 1),
-                "m_step_loss": m_loss, "lr": optimizer.param_groups[0]["lr"],
+                "m_step_loss": m_loss, "m_step_pairs_per_sequence": pairs,
+                "lr": optimizer.param_groups[0]["lr"],
                 **move, "seconds": time.perf_counter() - start,
             })
         run = FittedRun(net, slots, scaler, np.zeros(0, np.int64), 0.0, history)
@@ -391,9 +392,11 @@ class LAL(Clusterer):
         return run
 
     def _m_step(self, net, optimizer, scheduler, data: Partitions, posterior, slots: list[int],
-                rng: np.random.Generator) -> float:
+                rng: np.random.Generator) -> tuple[float, float]:
         """``n_m_epochs`` epochs of Adam on the posterior-weighted NLL (eq. 18), the plateau
-        scheduler stepped after each; returns the last epoch's mean loss (nats per bin)."""
+        scheduler stepped after each; returns the last epoch's mean loss (nats per bin) and the
+        mean number of (sequence, cluster) pairs trained per sequence and network epoch (what
+        an M-step costs: between 1 and K)."""
         import torch
 
         from baselines._lal_net import poisson_log_likelihood
@@ -405,7 +408,7 @@ class LAL(Clusterer):
         keep[torch.arange(n), posterior.argmax(dim=1)] = True
         weight = posterior
         sampled = self.m_step_pairs == "sampled" and len(slots) > 2
-        epoch_loss = 0.0
+        epoch_loss, n_pairs = 0.0, 0
         for _ in range(self.n_m_epochs):
             if sampled:
                 keep, weight = _sampled_pairs(posterior, self.posterior_floor, rng)
@@ -415,6 +418,7 @@ class LAL(Clusterer):
                 batch = order[start:start + self.batch_size]
                 seq, cluster = keep[batch].nonzero(as_tuple=True)
                 rows = batch[seq]
+                n_pairs += len(rows)
                 intensity, _ = net(data.x[rows], slot_index[cluster])
                 ll = poisson_log_likelihood(intensity, data.counts[rows], data.width[rows])
                 loss = -(weight[rows, cluster] * ll).sum() / (len(batch) * n_steps)
@@ -426,7 +430,7 @@ class LAL(Clusterer):
                 epoch_loss += float(loss.detach()) * len(batch)
             epoch_loss /= n
             scheduler.step(epoch_loss)
-        return epoch_loss
+        return epoch_loss, n_pairs / (self.n_m_epochs * n)
 
     # ------------------------------------------------------------- cluster-count moves
     def _walk_step(self, net, optimizer, data: Partitions, slots: list[int], loglik,

@@ -116,6 +116,7 @@ def epoch_cmd(args: argparse.Namespace) -> int:
         print(f"{setting}:")
         for h in model.history_:
             print(f"  epoch {h['epoch']}: {h['seconds']:.2f} s, K={h['n_clusters']}, "
+                  f"{h['m_step_pairs_per_sequence']:.2f} M-step pairs per sequence, "
                   f"move {h['move']} accepted={h['accepted']}")
         print(f"  s/EM-epoch: {mean_epoch:.2f}  (setup + final labelling: {rest:.2f} s); "
               f"{per_pair * 1e3:.2f} ms per (sequence, cluster) pair and EM epoch")

@@ -390,6 +390,10 @@ def test_sampled_m_step_same_as_all_at_two_clusters_and_runs_at_more(two_cluster
     c = LAL(**TINY, n_clusters=4, seed=1).fit(seqs)
     np.testing.assert_array_equal(a.labels_, b.labels_)
     assert not np.array_equal(a.transform(seqs), c.transform(seqs))
+    # what an M-step costs, recorded per EM epoch: 1..2 pairs per sequence sampled, 1..K all
+    assert all(1.0 <= h["m_step_pairs_per_sequence"] <= 2.0 for h in a.history_)
+    assert all(1.0 <= h["m_step_pairs_per_sequence"] <= 4.0 for h in c.history_)
+    assert max(h["m_step_pairs_per_sequence"] for h in c.history_) > 2.0
 
 
 def test_perf_huge_reports_time_memory_and_purity(capsys):

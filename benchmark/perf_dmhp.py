@@ -13,9 +13,8 @@ import argparse
 import resource
 import time
 
-import numpy as np
-
 from benchmark.catalog import materialize, resolve_cache_dir, resolve_data_dir
+from benchmark.metrics import purity_score
 from benchmark.registry import get_method
 from benchmark.storage import load_labels, load_sequences
 
@@ -27,12 +26,6 @@ PAPER_DMHP = {
     "trunc_K3_C5": (40850, 0.96), "trunc_K4_C5": (77167, 0.97), "trunc_K5_C5": (141553, 0.91),
 }
 TARGET_SECONDS = 300.0
-
-
-def purity(labels_true: np.ndarray, labels_pred: np.ndarray) -> float:
-    """Eq. 23: (1/N) sum over predicted clusters of their largest true-class count."""
-    return float(sum(np.bincount(labels_true[labels_pred == k]).max()
-                     for k in np.unique(labels_pred)) / len(labels_true))
 
 
 def main(argv: list[str]) -> int:
@@ -60,7 +53,7 @@ def main(argv: list[str]) -> int:
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
         labels = load_labels(path)
-        score = purity(labels, model.labels_) if labels is not None else float("nan")
+        score = purity_score(labels, model.labels_) if labels is not None else float("nan")
         paper_s, paper_purity = PAPER_DMHP.get(name, (float("nan"), float("nan")))
         print(f"{name:<12} {wall:8.1f} {cpu:8.1f} {model.n_clusters_:3d} {score:7.3f} "
               f"{paper_s:8.0f} {paper_purity:12.2f} {paper_s / wall:12.0f} "

@@ -25,6 +25,10 @@ class IntensityNet(nn.Module):
     state after bins ``0..t-1``; bin 0 is predicted from the cluster's initial hidden state, so
     a bin's count never feeds its own intensity.
 
+    ``cluster_scale``: when true, ``s_c`` is learned per cluster and type (shape
+    (max_clusters, C), indexed by slot like the initial states), as in the authors' public code;
+    the paper's text and the default share one ``s_c`` per type over all clusters.
+
     ``init_states`` holds ``max_clusters`` slots of initial states, shape
     (max_clusters, n_state, L, H) with ``n_state`` = 2 for an LSTM (hidden, cell) and 1 for a
     GRU/RNN; the caller keeps the list of active slots (the clusters of the current model).
@@ -35,7 +39,7 @@ class IntensityNet(nn.Module):
 
     def __init__(self, n_types: int, hidden_size: int, n_layers: int, cell: str,
                  max_clusters: int, batch_norm: bool, forget_bias: float = 0.0,
-                 init_scale: float | None = None) -> None:
+                 init_scale: float | None = None, cluster_scale: bool = False) -> None:
         super().__init__()
         if cell not in RECURRENT_CELLS:
             raise ValueError(f"cell must be one of {sorted(RECURRENT_CELLS)}, got {cell!r}")
@@ -54,12 +58,24 @@ class IntensityNet(nn.Module):
             torch.empty(max_clusters, self.n_state, n_layers, hidden_size).uniform_(-bound, bound))
         self.norm = nn.BatchNorm1d(hidden_size) if batch_norm else nn.Identity()
         self.head = nn.Linear(hidden_size, n_types)
-        self.log_softplus_scale = nn.Parameter(torch.zeros(n_types))  # log s_c, eq. 9
+        self.cluster_scale = cluster_scale
+        scale_shape = (max_clusters, n_types) if cluster_scale else (n_types,)
+        self.log_softplus_scale = nn.Parameter(torch.zeros(scale_shape))  # log s_c, eq. 9
 
     @property
     def representation_size(self) -> int:
         """Length of the representation: final cell state (LSTM) or hidden state, all layers."""
         return self.n_layers * self.hidden_size
+
+    def cluster_parameters(self) -> list[nn.Parameter]:
+        """The parameters indexed by cluster slot along dim 0: the initial states and, with
+        ``cluster_scale``, the softplus scales. A split copies, a merge averages these rows."""
+        return [self.init_states] + ([self.log_softplus_scale] if self.cluster_scale else [])
+
+    @property
+    def parameters_per_cluster(self) -> int:
+        """Free parameters of one cluster (what the removal phase's AIC penalty counts)."""
+        return sum(p[0].numel() for p in self.cluster_parameters())
 
     def forward(self, x: torch.Tensor, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run ``P`` (partition, cluster) pairs as one batch.
@@ -77,7 +93,8 @@ class IntensityNet(nn.Module):
         out, state = self.rnn(x, state0)
         before = torch.cat([init[0, -1].unsqueeze(1), out[:, :-1]], dim=1)  # (P, T, H)
         before = self.norm(before.reshape(-1, self.hidden_size)).reshape(n_pairs, n_steps, -1)
-        scale = self.log_softplus_scale.exp()
+        scale = (self.log_softplus_scale[slots].exp()[:, None, :] if self.cluster_scale
+                 else self.log_softplus_scale.exp())
         intensity = scale * F.softplus(self.head(before) / scale)
         final = state[1] if self.n_state == 2 else state  # (L, P, H)
         return intensity, final.permute(1, 0, 2).reshape(n_pairs, -1)

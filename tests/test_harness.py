@@ -296,11 +296,13 @@ def test_unkeyed_default_leaves_the_run_key_unchanged(monkeypatch):
 
     cls = get_method("lal")
     params = cls.default_params()
-    before = {k: v for k, v in params.items() if k != "m_step_pairs"}
-    monkeypatch.setattr(cls, "unkeyed_defaults", {})  # as if the parameter did not exist
+    unkeyed = dict(cls.unkeyed_defaults)
+    assert {"m_step_pairs", "cluster_scale"} <= set(unkeyed)
+    before = {k: v for k, v in params.items() if k not in unkeyed}
+    monkeypatch.setattr(cls, "unkeyed_defaults", {})  # as if the parameters did not exist
     old_key = RunSpec("lal", "K2_C5", 0, "paper", before, dataset_fingerprint="f").key
     monkeypatch.undo()
-    assert "m_step_pairs" in cls.unkeyed_defaults
     assert RunSpec("lal", "K2_C5", 0, "paper", params, dataset_fingerprint="f").key == old_key
-    other = {**params, "m_step_pairs": "sampled"}
-    assert RunSpec("lal", "K2_C5", 0, "paper", other, dataset_fingerprint="f").key != old_key
+    for name, value in {"m_step_pairs": "sampled", "cluster_scale": True}.items():
+        other = {**params, name: value}
+        assert RunSpec("lal", "K2_C5", 0, "paper", other, dataset_fingerprint="f").key != old_key

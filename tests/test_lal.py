@@ -356,6 +356,67 @@ def test_init_scale_and_init_lr(two_clusters):
     assert other.labels_.shape == (len(seqs),)
 
 
+def test_cluster_scale_is_per_slot_and_follows_the_walk(two_clusters):
+    """``cluster_scale``: one softplus scale row per slot (a cluster's scale changes only its
+    own intensities); a split copies the parent's row to the child, a merge averages the two in
+    log space, a rejected move restores the parent; AIC counts the scale row."""
+    net = IntensityNet(n_types=3, hidden_size=8, n_layers=1, cell="lstm", max_clusters=4,
+                       batch_norm=False, cluster_scale=True)
+    assert net.log_softplus_scale.shape == (4, 3)
+    assert net.parameters_per_cluster == 2 * 8 + 3
+    x = torch.rand(2, 5, 4)
+    slots = torch.tensor([0, 1])
+    before, _ = net(x, slots)
+    with torch.no_grad():
+        net.log_softplus_scale[1] += 1.0
+    after, _ = net(x, slots)
+    assert torch.equal(before[0], after[0]) and not torch.allclose(before[1], after[1])
+
+    seqs = two_clusters.sequences
+    data = PartitionScaler.fit(seqs, 16, "zero").transform(seqs)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.1)
+    with torch.no_grad():
+        net.log_softplus_scale.copy_(torch.randn(4, 3))
+    rows = net.log_softplus_scale.detach().clone()
+    model = LAL(seed=0, hidden_size=8, cluster_scale=True)
+    for seed in range(20):  # until a split is accepted
+        slots = [0]
+        loglik = _cluster_log_likelihoods(net, data, slots)
+        move, _ = model._walk_step(net, optimizer, data, slots, loglik,
+                                   np.random.default_rng(seed))
+        if move["accepted"]:
+            break
+        assert torch.equal(net.log_softplus_scale[0], rows[0])
+    assert move["accepted"] and slots == [0, 1]
+    assert torch.equal(net.log_softplus_scale[1], net.log_softplus_scale[0])
+    with torch.no_grad():
+        net.log_softplus_scale[1] = rows[2]
+    for seed in range(200):  # until a merge is proposed (accepted or not)
+        trial = list(slots)
+        loglik = _cluster_log_likelihoods(net, data, trial)
+        saved = net.log_softplus_scale.detach().clone()
+        move, _ = LAL(seed=0, max_clusters=2, cluster_scale=True)._walk_step(
+            net, optimizer, data, trial, loglik, np.random.default_rng(seed))
+        if move["move"] == "merge":
+            break
+    assert move["move"] == "merge"
+    kept = trial[0]
+    if move["accepted"]:
+        np.testing.assert_allclose(net.log_softplus_scale[kept].detach(),
+                                   0.5 * (saved[0] + saved[1]), rtol=1e-6)
+    else:
+        assert torch.equal(net.log_softplus_scale, saved)
+
+
+def test_cluster_scale_fits_deterministically(two_clusters):
+    seqs = two_clusters.sequences
+    a = LAL(**TINY, seed=4, cluster_scale=True).fit(seqs)
+    b = LAL(**TINY, seed=4, cluster_scale=True).fit(seqs)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.transform(seqs), b.transform(seqs))
+    assert a.runs_[0].net.log_softplus_scale.shape == (10, seqs.n_types)
+
+
 def test_sampled_pairs_are_two_per_sequence_and_unbiased():
     """``m_step_pairs="sampled"``: each sequence trains its MAP cluster at weight γ_map and one
     other cluster at weight 1 - γ_map; averaged over draws the weights are the posteriors."""

@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmark {list,run,evaluate,report,regress,generate,perf}``."""
+"""Command line: ``python -m benchmark {list,run,evaluate,report,regress,compare,generate,perf}``."""
 
 from __future__ import annotations
 
@@ -238,6 +238,16 @@ def cmd_regress(args) -> int:
     return 1 if regs else 0
 
 
+def cmd_compare(args) -> int:
+    from .paired import compare, format_summary
+
+    paper_method = dict(pair.split("=", 1) for pair in _split(args.paper_method))
+    summary = compare(Path(args.results_dir), Path(args.baseline_dir), args.metric,
+                      frozenset(_split(args.methods)) if args.methods else None, paper_method)
+    print(format_summary(summary))
+    return 0
+
+
 def cmd_generate(args) -> int:
     discover()
     spec = get_dataset(args.name)
@@ -326,6 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cost-factor", type=float, default=3.0, help="allowed growth of time/memory")
     g.add_argument("--no-cost", action="store_true", help="ignore time and memory")
 
+    c = sub.add_parser("compare", help="pair a variant results directory with a baseline one "
+                                       "(same method, dataset, seed) and compare one metric")
+    c.add_argument("--results-dir", required=True, help="the variant runs, e.g. "
+                   "leaderboard/variants/lal_cluster_scale")
+    c.add_argument("--baseline-dir", default=str(LEADERBOARD),
+                   help="the runs to pair with (default: the committed leaderboard)")
+    c.add_argument("--metric", default="purity", help="a ranked metric (default purity)")
+    c.add_argument("--methods", nargs="+", help="only these methods (comma or space separated)")
+    c.add_argument("--paper-method", nargs="+", metavar="METHOD=PAPER_ROW",
+                   help="compare METHOD with another method's paper number, e.g. "
+                        "lal-ensemble=lal (Table 4's single-model LAL)")
+
     gen = sub.add_parser("generate", help="write a dataset in the on-disk format")
     gen.add_argument("name")
     gen.add_argument("--out", required=True)
@@ -350,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "perf":
             return cmd_perf(args, args.args)
         return {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "report": cmd_report,
-                "regress": cmd_regress, "generate": cmd_generate}[args.cmd](args)
+                "regress": cmd_regress, "compare": cmd_compare,
+                "generate": cmd_generate}[args.cmd](args)
     except (UnknownNameError, DatasetUnavailable, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ import numpy as np
 
 from .evaluate import chosen_runs
 from .registry import METRICS, discover
+from .report import _dataset_order, load_paper_reference
 
 EQUAL_TOL = 0.005
 """Paired differences within this are counted as equal (purity is printed to 3 decimals)."""
@@ -56,8 +57,6 @@ def fits(results_dir: Path, metric: str, methods: frozenset[str] | None = None
 def paper_values(metric: str, method_map: dict[str, str]) -> dict[tuple[str, str], float]:
     """(method, dataset) -> the paper's mean of ``metric`` from ``leaderboard/paper_reference.csv``;
     ``method_map`` names the paper row to use for a method (``{"lal-ensemble": "lal"}``)."""
-    from .report import load_paper_reference
-
     ref = load_paper_reference()
     by_method: dict[str, dict[str, float]] = {}
     for r in ref[ref.metric == metric].itertuples(index=False):
@@ -126,8 +125,6 @@ def compare(variant_dir: Path, baseline_dir: Path, metric: str = "purity",
         raise ValueError(f"no run of {variant_dir} has a run of the same method, dataset and seed "
                          f"with {metric!r} in {baseline_dir}")
     paper = paper_values(metric, paper_method or {})
-    from .report import _dataset_order
-
     rows = []
     order = {d: i for i, d in enumerate(_dataset_order(d for _, d, _ in pairs))}
     cells = sorted({(m, d) for m, d, _ in pairs}, key=lambda c: (c[0], order[c[1]]))

@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmark {list,run,evaluate,report,regress,compare,generate,perf}``."""
+"""Command line: ``python -m benchmark {list,run,evaluate,report,regress,compare,oracle,generate,perf}``."""
 
 from __future__ import annotations
 
@@ -248,6 +248,34 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_oracle(args) -> int:
+    from generators.hawkes_kernels import HawkesParams
+    from generators.hawkes_synthetic import true_cluster_log_likelihoods
+
+    from .metrics import purity_score
+    from .storage import read_meta
+
+    discover()
+    names = _split(args.datasets) or [n for n, spec in DATASETS.items()
+                                      if spec.kind == "synthetic" and n != "Huge"
+                                      and spec.n_clusters is not None]
+    data_dir, cache_dir = _dirs(args)
+    print(f"{'dataset':12s} {'N':>6s} {'K':>3s}  oracle purity  accuracy")
+    for name in names:
+        get_dataset(name)
+        ddir = materialize(name, data_dir, cache_dir)
+        params = read_meta(ddir).get("dataset_meta", {}).get("params")
+        if not params:
+            raise ValueError(f"{name}: the dataset metadata holds no true Hawkes parameters "
+                             "(only the generated synthetic sets have them)")
+        seqs, labels = load_sequences(ddir), load_labels(ddir)
+        pred = true_cluster_log_likelihoods(
+            seqs, [HawkesParams.from_dict(p) for p in params]).argmax(axis=1)
+        print(f"{name:12s} {len(seqs):6d} {len(params):3d}  {purity_score(labels, pred):13.4f}  "
+              f"{(pred == labels).mean():8.4f}")
+    return 0
+
+
 def cmd_generate(args) -> int:
     discover()
     spec = get_dataset(args.name)
@@ -348,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare METHOD with another method's paper number, e.g. "
                         "lal-ensemble=lal (Table 4's single-model LAL)")
 
+    o = sub.add_parser("oracle", help="purity of the Bayes classifier with the true generator "
+                                      "parameters (the ceiling of a synthetic set's purity)")
+    o.add_argument("datasets", nargs="*", help="synthetic sets (default: the 12 LAL sets)")
+    _common(o)
+
     gen = sub.add_parser("generate", help="write a dataset in the on-disk format")
     gen.add_argument("name")
     gen.add_argument("--out", required=True)
@@ -372,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "perf":
             return cmd_perf(args, args.args)
         return {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "report": cmd_report,
-                "regress": cmd_regress, "compare": cmd_compare,
+                "regress": cmd_regress, "compare": cmd_compare, "oracle": cmd_oracle,
                 "generate": cmd_generate}[args.cmd](args)
     except (UnknownNameError, DatasetUnavailable, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

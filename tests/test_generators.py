@@ -16,11 +16,11 @@ from scipy import stats
 from benchmark.registry import DATASETS, LoadContext, UnknownNameError, discover
 from benchmark.storage import DatasetWriter, iter_shards, load_dataset, read_meta, save_dataset
 from generators.hawkes_kernels import (BoxKernels, ExpKernels, HawkesParams, SinKernels,
-                                       mean_count_curve, rescaled_intervals, simulate_hawkes,
-                                       window_for_mean_count)
+                                       log_likelihood, mean_count_curve, rescaled_intervals,
+                                       simulate_hawkes, window_for_mean_count)
 from generators.hawkes_synthetic import (FAMILIES, PAPER_MEAN_LENGTH, draw_cluster_params,
                                          generate_to_dir, make_lal_dataset,
-                                         truncated_sin_kernels)
+                                         true_cluster_log_likelihoods, truncated_sin_kernels)
 from generators.huge import write_huge
 
 LAL_NAMES = [("" if f == "exp" else f + "_") + f"K{k}_C5" for f in FAMILIES for k in (2, 3, 4, 5)]
@@ -98,6 +98,51 @@ def test_kernel_integrals_match_numerical_quadrature():
             expect = np.array([np.interp(lags, grid, c) for c in cum]).T
             got = kern.integral(lags, np.full(len(lags), src))
             np.testing.assert_allclose(got, expect, atol=2e-3)
+
+
+# ------------------------------------------------------------------- likelihood and the oracle
+def test_log_likelihood_by_hand():
+    zero = HawkesParams(np.array([0.5, 2.0]), ExpKernels(np.zeros((2, 2)), np.ones((2, 2))))
+    t, c = np.array([0.3, 1.0, 2.5]), np.array([0, 1, 1])
+    assert log_likelihood(zero, t, c, 4.0) == pytest.approx(np.log(0.5) + 2 * np.log(2.0) - 2.5 * 4)
+    # type 0 excites type 1: phi_10(t) = a b exp(-b t) with a = 0.5, b = 2
+    adj, dec = np.array([[0.0, 0.0], [0.5, 0.0]]), np.full((2, 2), 2.0)
+    p = HawkesParams(np.array([0.5, 2.0]), ExpKernels(adj, dec))
+    lam1 = 2.0 + 0.5 * 2 * np.exp(-2 * (t[1:] - 0.3))
+    expect = np.log(0.5) + np.log(lam1).sum() - 2.5 * 4 - 0.5 * (1 - np.exp(-2 * 3.7))
+    assert log_likelihood(p, t, c, 4.0) == pytest.approx(expect)
+    box = HawkesParams(np.array([0.5, 2.0]), BoxKernels(np.array([[0, 0], [3.0, 0]]),
+                                                         np.array([[0, 0], [1.0, 0]])))
+    expect = np.log(0.5) + np.log(5.0) + np.log(2.0) - 2.5 * 4 - 3.0
+    assert log_likelihood(box, t, c, 4.0) == pytest.approx(expect)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_params_round_trip_through_metadata(family):
+    p = _params(family, seed=3)
+    q = HawkesParams.from_dict(p.to_dict())
+    t, c = np.array([0.1, 0.4, 0.45, 1.7]), np.array([0, 3, 1, 3])
+    assert log_likelihood(q, t, c, 2.0) == pytest.approx(log_likelihood(p, t, c, 2.0))
+    with pytest.raises(ValueError, match="unknown kernel family"):
+        HawkesParams.from_dict({**p.to_dict(), "family": "Gauss"})
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_true_parameters_classify_their_own_sequences(family):
+    ds = make_lal_dataset(family, 2, n_per_cluster=40, seed=5)
+    params = [HawkesParams.from_dict(d) for d in ds.meta["params"]]
+    ll = true_cluster_log_likelihoods(ds.sequences, params)
+    assert ll.shape == (80, 2) and np.isfinite(ll).all()
+    assert (ll.argmax(axis=1) == ds.labels).mean() >= 0.9
+    swapped = true_cluster_log_likelihoods(ds.sequences, params[::-1])  # wrong parameters lose
+    assert (swapped.argmax(axis=1) == ds.labels).mean() <= 0.1
+
+
+def test_oracle_cli_needs_true_parameters(cache_dir, capsys):
+    from benchmark.cli import main
+
+    assert main(["oracle", "poisson_mixture"]) == 2
+    assert "no true Hawkes parameters" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------- datasets, Table 1

@@ -270,6 +270,19 @@ def test_report_marks_time_cells_whose_seeds_ran_on_different_machines():
     assert cells["thp"].endswith(" m") and not cells["dmhp"].endswith(" m")
 
 
+def test_purity_table_ends_with_the_oracle_row():
+    from benchmark.report import ORACLE_ROW, build_table
+
+    res = pd.DataFrame([{"method": "dmhp", "dataset": d, "metric": m, "mean": 0.9, "std": 0.0,
+                         "n_seeds": 5} for d in ("K2_C5", "K3_C5") for m in ("purity", "ari")])
+    paper = pd.DataFrame(columns=["method", "dataset", "metric", "mean", "std"])
+    oracle = {"K2_C5": 0.9988}
+    header, rows, _ = build_table(res, paper, "purity", 2, oracle=oracle)
+    assert rows[-1] == [ORACLE_ROW, "1.00", ""] and header == ["method", "K2_C5", "K3_C5"]
+    _, rows, _ = build_table(res, paper, "ari", 2, oracle=oracle)
+    assert all(row[0] != ORACLE_ROW for row in rows)
+
+
 def test_evaluate_skip_leaves_metrics_for_a_later_call(tmp_path, cache_dir):
     res = tmp_path / "res"
     assert run_cli("run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds",

@@ -241,7 +241,11 @@ def cmd_regress(args) -> int:
 def cmd_compare(args) -> int:
     from .paired import compare, format_summary
 
-    paper_method = dict(pair.split("=", 1) for pair in _split(args.paper_method))
+    pairs = _split(args.paper_method)
+    bad = [pair for pair in pairs if pair.count("=") != 1]
+    if bad:
+        raise ValueError(f"--paper-method takes METHOD=PAPER_ROW (e.g. lal-ensemble=lal), got {bad}")
+    paper_method = dict(pair.split("=") for pair in pairs)
     summary = compare(Path(args.results_dir), Path(args.baseline_dir), args.metric,
                       frozenset(_split(args.methods)) if args.methods else None, paper_method)
     print(format_summary(summary))
@@ -250,15 +254,14 @@ def cmd_compare(args) -> int:
 
 def cmd_oracle(args) -> int:
     from generators.hawkes_kernels import HawkesParams
-    from generators.hawkes_synthetic import true_cluster_log_likelihoods
+    from generators.hawkes_synthetic import (CLUSTER_COUNTS, FAMILIES, dataset_name,
+                                             true_cluster_log_likelihoods)
 
     from .metrics import purity_score
     from .storage import read_meta
 
     discover()
-    names = _split(args.datasets) or [n for n, spec in DATASETS.items()
-                                      if spec.kind == "synthetic" and n != "Huge"
-                                      and spec.n_clusters is not None]
+    names = _split(args.datasets) or [dataset_name(f, k) for f in FAMILIES for k in CLUSTER_COUNTS]
     data_dir, cache_dir = _dirs(args)
     print(f"{'dataset':12s} {'N':>6s} {'K':>3s}  oracle purity  accuracy")
     found = []

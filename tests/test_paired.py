@@ -84,6 +84,9 @@ def test_cli_prints_the_table_and_fails_clearly(dirs, capsys, tmp_path):
     assert main(["compare", "--results-dir", str(variant), "--baseline-dir", str(baseline),
                  "--metric", "n_clusters"]) == 2
     assert "not a ranked metric" in capsys.readouterr().err
+    assert main(["compare", "--results-dir", str(variant), "--baseline-dir", str(baseline),
+                 "--paper-method", "lal"]) == 2
+    assert "METHOD=PAPER_ROW" in capsys.readouterr().err
     other = tmp_path / "other"
     write_run(other, "thp", "K2_C5", 0, 0.9, 2)
     assert main(["compare", "--results-dir", str(other), "--baseline-dir", str(variant)]) == 2

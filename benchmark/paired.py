@@ -15,14 +15,14 @@ per seed how many datasets reach the paper in each, and the paired difference ov
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .evaluate import chosen_runs
+from .evaluate import collect
 from .registry import METRICS, discover
 from .report import _dataset_order, load_paper_reference
 
@@ -42,16 +42,15 @@ class Fit:
 def fits(results_dir: Path, metric: str, methods: frozenset[str] | None = None
          ) -> dict[tuple[str, str, int], Fit]:
     """(method, dataset, seed) -> :class:`Fit` for the runs the leaderboard would use
-    (:func:`benchmark.evaluate.chosen_runs`) that have ``metric``."""
-    out = {}
-    for key, (run_dir, _) in chosen_runs(Path(results_dir)).items():
-        if methods is not None and key[0] not in methods:
-            continue
-        values = json.loads((run_dir / "metrics.json").read_text())
-        if metric in values and values[metric] is not None:
-            out[key] = Fit(float(values[metric]),
-                           float(values.get("n_clusters_found", values.get("n_clusters", math.nan))))
-    return out
+    (:func:`benchmark.evaluate.collect`) that have ``metric``."""
+    values: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for row in collect(Path(results_dir)):
+        key = (row["method"], row["dataset"], row["seed"])
+        if methods is None or key[0] in methods:
+            values.setdefault(key, {})[row["metric"]] = row["value"]
+    return {key: Fit(float(v[metric]),
+                     float(v.get("n_clusters_found", v.get("n_clusters", math.nan))))
+            for key, v in values.items() if v.get(metric) is not None}
 
 
 def paper_values(metric: str, method_map: dict[str, str]) -> dict[tuple[str, str], float]:
@@ -134,6 +133,8 @@ def compare(variant_dir: Path, baseline_dir: Path, metric: str = "purity",
         rows.append({"method": m, "dataset": d, "seeds": seeds,
                      "variant": [variant[(m, d, s)] for s in seeds],
                      "baseline": [baseline[(m, d, s)] for s in seeds],
+                     "variant_mean": float(np.mean([variant[(m, d, s)].value for s in seeds])),
+                     "baseline_mean": float(np.mean([baseline[(m, d, s)].value for s in seeds])),
                      "baseline_all_mean": float(np.mean(every)), "baseline_all_n": len(every),
                      "paper": paper.get((m, d), math.nan)})
     per_seed = {}
@@ -155,8 +156,7 @@ def _fits_text(fs: list[Fit]) -> str:
 
 def format_summary(s: PairedSummary) -> str:
     """The printed table of ``python -m benchmark compare``."""
-    width = max(len(_fits_text(r["variant"])) for r in s.rows)
-    width = max(width, len(_fits_text(max((r["baseline"] for r in s.rows), key=len))), 10)
+    width = max([10] + [len(_fits_text(r[side])) for r in s.rows for side in ("variant", "baseline")])
     dwidth = max(len(r["dataset"]) for r in s.rows)
     head = (f"{'method':14s} {'dataset':{dwidth}s} {'variant per seed (K)':{width}s}  mean   "
             f"{'baseline, same seeds (K)':{width}s}  mean   all seeds (n)  paper")
@@ -165,8 +165,7 @@ def format_summary(s: PairedSummary) -> str:
         paper = "" if math.isnan(r["paper"]) else f"{r['paper']:.2f}"
         lines.append(
             f"{r['method']:14s} {r['dataset']:{dwidth}s} {_fits_text(r['variant']):{width}s}  "
-            f"{np.mean([f.value for f in r['variant']]):.3f}  "
-            f"{_fits_text(r['baseline']):{width}s}  {np.mean([f.value for f in r['baseline']]):.3f}"
+            f"{r['variant_mean']:.3f}  {_fits_text(r['baseline']):{width}s}  {r['baseline_mean']:.3f}"
             f"  {r['baseline_all_mean']:.3f} ({r['baseline_all_n']})    {paper}")
     for seed, (n, v, b) in s.per_seed.items():
         if n:
@@ -175,7 +174,7 @@ def format_summary(s: PairedSummary) -> str:
     with_paper = [r for r in s.rows if not math.isnan(r["paper"])]
     if with_paper:
         up = s.higher_is_better
-        v = sum(_reaches(np.mean([f.value for f in r["variant"]]), r["paper"], up) for r in with_paper)
+        v = sum(_reaches(r["variant_mean"], r["paper"], up) for r in with_paper)
         b = sum(_reaches(r["baseline_all_mean"], r["paper"], up) for r in with_paper)
         lines.append(f"means at or past the paper: variant (paired seeds) {v} of {len(with_paper)}, "
                      f"baseline (all its seeds) {b} of {len(with_paper)}")

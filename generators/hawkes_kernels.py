@@ -75,6 +75,17 @@ class ExpKernels:
     def norms(self) -> np.ndarray:
         return self.adjacency
 
+    def intensity_and_bound(self, lags: np.ndarray, src: np.ndarray, row: np.ndarray, n_rows: int
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Kernel part of the intensities (n_rows, C) from events at ``lags`` (L,) of types ``src``
+        in sequences ``row``, and a bound (n_rows,) of its later total (the kernels only decay).
+        The simulator keeps an O(1) recursive state instead; this serves the likelihood."""
+        b = self.decays.T[src]
+        per_event = self.adjacency.T[src] * b * np.exp(-b * np.asarray(lags)[:, None])  # (L, C)
+        lam = np.stack([np.bincount(row, weights=per_event[:, i], minlength=n_rows)
+                        for i in range(self.n_types)], axis=1)
+        return lam, lam.sum(axis=1)
+
     def integral(self, lags: np.ndarray, src: np.ndarray) -> np.ndarray:
         a = self.adjacency.T[src]  # (..., C): row src of A^T = column src of A
         b = self.decays.T[src]
@@ -489,14 +500,7 @@ def log_likelihood(params: HawkesParams, times: np.ndarray, types: np.ndarray,
     lam = np.tile(params.baseline, (n, 1))
     if n > 1:
         at, src_event = np.tril_indices(n, -1)  # pairs (event at, earlier event src_event)
-        lags, src = times[at] - times[src_event], types[src_event]
-        if isinstance(k, ExpKernels):
-            b = k.decays.T[src]
-            per_pair = k.adjacency.T[src] * b * np.exp(-b * lags[:, None])
-            lam += np.stack([np.bincount(at, weights=per_pair[:, i], minlength=n)
-                             for i in range(params.n_types)], axis=1)
-        else:
-            lam += k.intensity_and_bound(lags, src, at, n)[0]
+        lam += k.intensity_and_bound(times[at] - times[src_event], types[src_event], at, n)[0]
     compensator = params.baseline.sum() * t_end
     if n:
         compensator += k.integral(t_end - times, types).sum()

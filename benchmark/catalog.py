@@ -7,18 +7,37 @@
   else ``~/.cache/event-clustering-bench``.
 
 :func:`materialize` calls a dataset's loader once and stores the result in the common on-disk
-format under ``CACHE/datasets/NAME-vVERSION``; later calls reuse it.
+format under ``CACHE/datasets/NAME-vVERSION``; later calls reuse it after verifying it.
+
+Every cache entry has an index entry ``CACHE/datasets/.index/NAME-vVERSION.json`` (one file per
+entry, written atomically right after the entry, so parallel processes never lose an update)
+holding the sha256 of the entry's ``meta.json`` bytes and the dataset fingerprint. ``meta.json``
+covers every other file (:mod:`benchmark.storage`); the index, kept outside it, covers
+``meta.json``, so a directory swapped for another consistent dataset is caught too. Each
+:func:`materialize` of an existing entry checks it fully (:func:`~benchmark.storage.verify_dataset`,
+then ``meta.json`` against the index). An entry without an index entry (made by an older
+version) is trusted on first use: verified, given ``meta_sha256`` if it lacks one, and indexed.
+An entry that fails is moved to ``CACHE/datasets/.NAME-vVERSION.corrupt`` (replacing an older
+one), one line names the file and the problem, and the entry is rebuilt by its loader in the
+same call. The first :func:`materialize` of a process on a cache directory removes temporary
+directories left there by killed processes (:func:`clean_stale_cache_tmp`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
+from typing import Callable
 
 from .dataset import Dataset
 from .registry import LoadContext, get_dataset
-from .storage import read_meta, replace_dir, save_dataset
+from .storage import (DatasetIntegrityError, meta_checksum, pid_alive, read_meta, replace_dir,
+                      save_dataset, verify_dataset, write_atomic_json)
 
 DATA_DIR_ENV = "EVSEQ_DATA_DIR"
 CACHE_DIR_ENV = "EVSEQ_CACHE_DIR"
@@ -46,15 +65,101 @@ def dataset_dir(name: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / "datasets" / f"{name}-v{spec.extra.get('version', '1')}"
 
 
-def materialize(name: str, data_dir: Path | None, cache_dir: Path) -> Path:
-    """Return the stored directory of dataset ``name``, building it on first use.
+def index_file(entry: Path) -> Path:
+    """The index entry of the cache entry ``entry`` (``CACHE/datasets/NAME-vV``)."""
+    return entry.parent / ".index" / f"{entry.name}.json"
+
+
+def _file_sha256(f: Path) -> str:
+    return hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def write_index_entry(entry: Path) -> None:
+    """Record ``entry``'s current ``meta.json`` as the trusted one (call after writing it)."""
+    meta = read_meta(entry)
+    write_atomic_json(index_file(entry), {"meta_json_sha256": _file_sha256(entry / "meta.json"),
+                                          "fingerprint": meta.get("fingerprint"),
+                                          "sha256": meta["sha256"]})
+
+
+def verify_entry(entry: Path) -> None:
+    """Verify a cache entry (see the module docstring); raise :class:`DatasetIntegrityError`
+    naming the bad file. An entry without an index entry is indexed here if it passes."""
+    meta = verify_dataset(entry)
+    idx = index_file(entry)
+    if not idx.exists():
+        if "meta_sha256" not in meta:
+            write_atomic_json(entry / "meta.json", {**meta, "meta_sha256": meta_checksum(meta)})
+        write_index_entry(entry)
+        return
+    try:
+        want = json.loads(idx.read_text()).get("meta_json_sha256")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        want = None
+    if _file_sha256(entry / "meta.json") != want:
+        raise DatasetIntegrityError(f"{entry / 'meta.json'}: differs from the catalog's record "
+                                    f"{idx} (another dataset's files swapped in, or meta.json "
+                                    "rewritten)")
+
+
+def _writer_pid(name: str) -> tuple[bool, int | None]:
+    """(is a temporary name, pid of its writer or None): ``.NAME.PID.XXXXXXXX.tmp``
+    (DatasetWriter, write_atomic_bytes; without PID from older versions), ``.NAME.copy-PID``,
+    ``.NAME.old-PID`` (replace_dir)."""
+    if name.endswith(".tmp"):
+        parts = name[1:-4].rsplit(".", 2)
+        return True, int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+    m = re.fullmatch(r"\..+\.(?:copy|old)-(\d+)", name)
+    return m is not None, int(m.group(1)) if m else None
+
+
+def clean_stale_cache_tmp(cache_dir: Path) -> int:
+    """Remove temporary directories and files that killed processes left in the cache's
+    ``datasets/`` and ``datasets/.index/``; those of a live process (its pid is in the name, this
+    process included) are spared. Returns how many were removed."""
+    base = Path(cache_dir) / "datasets"
+    n = 0
+    for p in [*base.glob(".*"), *base.glob(".index/.*")]:
+        is_tmp, pid = _writer_pid(p.name)
+        if not is_tmp or (pid is not None and (pid == os.getpid() or pid_alive(pid))):
+            continue
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+_CLEANED: set[Path] = set()
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def materialize(name: str, data_dir: Path | None, cache_dir: Path,
+                log: Callable[[str], None] = _warn) -> Path:
+    """Return the stored directory of dataset ``name``, building it on first use and verifying
+    it on every later use; a corrupt or swapped entry is moved aside and rebuilt (``log`` gets
+    one line). See the module docstring.
 
     Raises :class:`~benchmark.dataset.DatasetUnavailable` when its files are missing.
     """
     spec = get_dataset(name)
     target = dataset_dir(name, cache_dir)
-    if (target / "meta.json").exists():
-        return target
+    if target.parent.resolve() not in _CLEANED:
+        clean_stale_cache_tmp(cache_dir)
+        _CLEANED.add(target.parent.resolve())
+    if target.exists():
+        try:
+            verify_entry(target)
+            return target
+        except DatasetIntegrityError as e:
+            corrupt = target.with_name(f".{target.name}.corrupt")
+            shutil.rmtree(corrupt, ignore_errors=True)
+            try:
+                os.replace(target, corrupt)
+            except FileNotFoundError:  # another process moved it first
+                pass
+            log(f"{e}; moved to {corrupt}, rebuilding {name}")
     out = spec.load(LoadContext(data_dir=data_dir, cache_dir=Path(cache_dir)))
     if isinstance(out, Dataset):
         save_dataset(out, target)
@@ -66,4 +171,6 @@ def materialize(name: str, data_dir: Path | None, cache_dir: Path) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(out, tmp)
             replace_dir(tmp, target)
+    verify_dataset(target)
+    write_index_entry(target)
     return target

@@ -35,6 +35,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help=f"never download (sets {OFFLINE_ENV}=1)")
 
 
+def _results_dir(path: str) -> Path:
+    """``path`` as an existing results directory (one with a ``runs/`` folder); else ValueError."""
+    p = Path(path)
+    if not (p / "runs").is_dir():
+        what = "does not exist" if not p.exists() else "has no runs/ folder"
+        raise ValueError(f"results directory {p} {what} (`python -m benchmark run --results-dir "
+                         f"{p}` makes one)")
+    return p
+
+
 def _split(values: list[str] | None) -> list[str]:
     out: list[str] = []
     for v in values or []:
@@ -119,7 +129,7 @@ def _parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for item in items or []:
         if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise SystemExit(f"--param expects METHOD.NAME=VALUE, got {item!r}")
+            raise ValueError(f"--param expects METHOD.NAME=VALUE, got {item!r}")
         lhs, value = item.split("=", 1)
         method, name = lhs.split(".", 1)
         try:
@@ -144,7 +154,7 @@ def cmd_run(args) -> int:
     methods = _split(args.methods) or (sorted(METHODS) if args.all else [])
     datasets = _split(args.datasets) or (default_datasets() if args.all else [])
     if not methods or not datasets:
-        raise SystemExit("choose --all, or --methods and --datasets (see `python -m benchmark list`)")
+        raise ValueError("choose --all, or --methods and --datasets (see `python -m benchmark list`)")
     for m in methods:
         get_method(m)
     for d in datasets:
@@ -152,6 +162,8 @@ def cmd_run(args) -> int:
     seeds = args.seeds if args.seeds is not None else ([0] if args.profile == "quick" else [0, 1, 2, 3, 4])
     data_dir, cache_dir = _dirs(args)
     results_dir = Path(args.results_dir)
+    if not args.dry_run:  # an unwritable results directory fails here, before any work
+        (results_dir / "runs").mkdir(parents=True, exist_ok=True)
     clean_stale_tmp(results_dir)
     plan = plan_runs(methods, datasets, seeds, args.profile, data_dir, cache_dir,
                      probe=not args.no_probe, overrides=_parse_params(args.param),
@@ -159,13 +171,58 @@ def cmd_run(args) -> int:
     if args.dry_run:
         return _print_pending(plan, results_dir)
     records = run_plan(plan, results_dir, jobs=args.jobs, timeout_s=args.timeout,
-                       memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads)
-    n_ok = sum(r["status"] == "ok" for r in records)
-    print(f"{n_ok}/{len(records)} runs ok, {len(plan.skipped)} skipped; results in {results_dir}")
+                       memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads,
+                       sandbox=args.sandbox, hidden=(data_dir, cache_dir))
     if not args.no_evaluate:
         evaluate_runs(results_dir, data_dir, cache_dir)
         _print_summary(results_dir)
-    return 0 if n_ok == len(records) else 1
+    return _run_outcome(records, plan.skipped, len(seeds), results_dir, args.allow_missing)
+
+
+# prefixes of benchmark.runner.plan_runs's skip reasons: absent data or optional dependencies
+# (exit 0 with --allow-missing) and skips the user chose (--unlabelled-k 0; never an error);
+# any other skip ("dataset could not be loaded: ...": malformed files) is always an error
+_MISSING_SKIPS = ("dataset unavailable", "missing dependency")
+_CHOSEN_SKIPS = ("method needs the number of clusters",)
+
+
+def _run_outcome(records: list[dict], skipped: list[tuple[str, str, str]], n_seeds: int,
+                 results_dir: Path, allow_missing: bool) -> int:
+    """Print the final summary of ``run`` (counts, every failed run, every skip with its reason)
+    and return its exit code: 0 when every run is ok and nothing was skipped (skips the user
+    chose and, with ``allow_missing``, unavailable datasets and missing dependencies aside),
+    else 1."""
+    bad = [r for r in records if r["status"] != "ok"]
+    kinds = {s: sum(r["status"] == s for r in bad) for s in ("timeout", "oom")}
+    fail_note = ", ".join(f"{n} {s}" for s, n in kinds.items() if n)
+    by_reason: dict[str, list[tuple[str, str]]] = {}
+    for m, ds, reason in skipped:
+        by_reason.setdefault(reason, []).append((m, ds))
+    counts: dict[str, int] = {}
+    for reason, pairs in by_reason.items():
+        kind = reason.split(":")[0].split(";")[0]
+        counts[kind] = counts.get(kind, 0) + len(pairs) * n_seeds
+    skip_note = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    total = len(records) + len(skipped) * n_seeds
+    print(f"\n{len(records) - len(bad)}/{total} runs ok, {len(bad)} failed"
+          + (f" ({fail_note})" if fail_note else "") + f", {len(skipped) * n_seeds} skipped"
+          + (f" ({skip_note})" if skip_note else "") + f"; results in {results_dir}")
+    for r in bad:
+        print(f"  {r['status']:>7}  {r['method']} on {r['dataset']} seed {r['seed']}: "
+              f"{r.get('error', '')}")
+    for reason, pairs in by_reason.items():
+        ms, ds = sorted({m for m, _ in pairs}), sorted({d for _, d in pairs})
+        on = ", ".join(ds) if len(ds) <= 4 else f"{len(ds)} datasets"
+        where = (f"dataset {', '.join(ds)}" if reason.startswith("dataset ")  # for every method
+                 else f"{', '.join(ms)} on {on}")
+        first, *more = reason.splitlines()
+        print(f"  skipped {where}: {first.rstrip(':')}" + (" (details above)" if more else ""))
+    missing = any(r.startswith(_MISSING_SKIPS) for r in by_reason)
+    errors = bad or any(not r.startswith(_MISSING_SKIPS + _CHOSEN_SKIPS) for r in by_reason)
+    if missing and not allow_missing:
+        print("  (datasets unavailable or dependencies missing: exit status 1 unless "
+              "--allow-missing)")
+    return 1 if errors or (missing and not allow_missing) else 0
 
 
 def _print_pending(plan, results_dir: Path) -> int:
@@ -201,19 +258,20 @@ def _print_summary(results_dir: Path) -> None:
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_runs
 
+    results_dir = _results_dir(args.results_dir)
     data_dir, cache_dir = _dirs(args)
-    n = evaluate_runs(Path(args.results_dir), data_dir, cache_dir, force=args.force,
+    n = evaluate_runs(results_dir, data_dir, cache_dir, force=args.force,
                       skip=frozenset(_split(args.skip)),
                       methods=frozenset(_split(args.methods)) if args.methods else None)
-    print(f"evaluated {n} run(s) in {args.results_dir}")
-    _print_summary(Path(args.results_dir))
+    print(f"evaluated {n} run(s) in {results_dir}")
+    _print_summary(results_dir)
     return 0
 
 
 def cmd_report(args) -> int:
     from .report import build_report
 
-    out = build_report(Path(args.results_dir), Path(args.out))
+    out = build_report(_results_dir(args.results_dir), Path(args.out))
     print(f"leaderboard written to {out}/ (README.md, index.html, results.csv, per_seed.csv, plots)")
     return 0
 
@@ -224,8 +282,8 @@ def cmd_regress(args) -> int:
 
     current = Path(args.current) if args.current else None
     if current is None:
-        current = Path(args.results_dir) / "results.csv"
-        res = aggregate(collect(Path(args.results_dir)))
+        current = _results_dir(args.results_dir) / "results.csv"
+        res = aggregate(collect(current.parent))
         write_atomic_bytes(current, res[RESULT_COLUMNS].to_csv(index=False).encode())
     regs, n = regress(Path(args.reference), current, abs_tol=args.tol, n_std=args.n_std,
                       cost_factor=args.cost_factor, include_cost=not args.no_cost)
@@ -304,7 +362,7 @@ def cmd_generate(args) -> int:
         path = generate(out, seed=args.seed)
     else:
         if args.seed != 0:
-            raise SystemExit(f"dataset {args.name!r} has no seed option")
+            raise ValueError(f"dataset {args.name!r} has no seed option")
         src = materialize(args.name, data_dir, cache_dir)
         tmp = out.with_name(f".{out.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -321,7 +379,7 @@ def cmd_perf(args, rest: list[str]) -> int:
         mod = importlib.import_module(f"benchmark.perf_{args.target}")
     except ModuleNotFoundError:
         known = sorted(p.stem[5:] for p in Path(__file__).parent.glob("perf_*.py"))
-        raise SystemExit(f"unknown perf target {args.target!r}; known: {', '.join(known)}")
+        raise ValueError(f"unknown perf target {args.target!r}; known: {', '.join(known)}")
     return int(mod.main(rest) or 0)
 
 
@@ -358,6 +416,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list the runs still to do (finished ones in --results-dir are skipped) "
                         "with CPU-time estimates, and run nothing")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                   help="the methods' processes: bwrap = bubblewrap sandbox (no data, cache, "
+                        "results or repository in view, no network), none = no namespaces "
+                        "(records and leaderboard say so), auto = bwrap where it works, else none "
+                        "with a warning (default)")
+    r.add_argument("--allow-missing", action="store_true",
+                   help="exit 0 although datasets were skipped for absent raw files or methods "
+                        "for missing optional dependencies (failed runs and malformed datasets "
+                        "still exit 1)")
     _common(r)
 
     e = sub.add_parser("evaluate", help="compute metrics from stored raw outputs")
@@ -416,7 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code. A bad name or value, an unavailable dataset and a
+    file that cannot be read or written are one line ``error: ...`` on stderr and exit code 2."""
     from .registry import UnknownNameError
+    from .sandbox import SandboxUnavailable
 
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -427,6 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         return {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "report": cmd_report,
                 "regress": cmd_regress, "compare": cmd_compare, "oracle": cmd_oracle,
                 "generate": cmd_generate}[args.cmd](args)
-    except (UnknownNameError, DatasetUnavailable, FileNotFoundError, ValueError) as e:
+    except (UnknownNameError, DatasetUnavailable, SandboxUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. --out under a regular file, an unwritable cache directory
+        where = f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 else "")
+        print(f"error: {e.strerror}: {where}" if e.strerror and e.filename else f"error: {e}",
+              file=sys.stderr)
         return 2

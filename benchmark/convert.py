@@ -44,7 +44,11 @@ def from_pandas(
 ) -> EventSequences:
     """Build from a long table. Rows of one sequence must be contiguous unless ``sort=True``
     (then rows are grouped by sequence id in order of first appearance and sorted by time,
-    stably). Unsorted times within a sequence raise unless ``sort=True``."""
+    stably). Unsorted times within a sequence raise unless ``sort=True``.
+
+    The type column holds integer codes (a float column only whole numbers); ``n_types`` defaults
+    to the largest code + 1. A NaN, fractional or negative type, or (``n_types`` given) one
+    ``>= n_types``, raises :class:`SequenceValidationError` naming the row and its sequence."""
     import pandas as pd
 
     for c in (seq_col, time_col, type_col):
@@ -52,9 +56,21 @@ def from_pandas(
             raise SequenceValidationError(f"column {c!r} missing; have {list(df.columns)}")
     ids = df[seq_col].to_numpy()
     times = pd.to_numeric(df[time_col], errors="coerce").to_numpy(dtype=np.float64)
-    types = df[type_col].to_numpy()
-    if not np.issubdtype(types.dtype, np.integer):
-        raise SequenceValidationError(f"column {type_col!r} must hold integer event types")
+    col = df[type_col]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise SequenceValidationError(
+            f"column {type_col!r} must hold integer event types, not {col.dtype}")
+    values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~(values >= 0) | (values != np.round(values)) | (values >= (n_types or np.inf))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row, seq, v = (x.item() if isinstance(x, np.generic) else x
+                       for x in (df.index[i], ids[i], col.iloc[i]))
+        raise SequenceValidationError(
+            f"row {row!r} (sequence {seq!r}): column {type_col!r} is {v!r}, expected "
+            + (f"an integer event type in [0, {n_types})" if n_types else
+               "a non-negative integer event type"))
+    types = values.astype(np.int64)
     codes, uniq = pd.factorize(ids, sort=False)
     if sort:
         order = np.lexsort((np.arange(len(times)), times, codes))

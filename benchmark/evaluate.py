@@ -18,7 +18,8 @@ from .catalog import materialize
 from .dataset import DatasetUnavailable
 from .metrics import MetricInput, probe_split
 from .registry import METRICS, discover, get_method, get_metric
-from .storage import dataset_fingerprint, load_labels, load_sequences, write_atomic_json
+from .storage import (DatasetIntegrityError, dataset_fingerprint, load_labels, load_sequences,
+                      write_atomic_json)
 
 RESULT_COLUMNS = ["method", "dataset", "metric", "mean", "std", "n_seeds"]
 
@@ -65,7 +66,7 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
                 labels = load_labels(ddir)
                 _, target = probe_split(load_sequences(ddir))
                 truth[ds] = (dataset_fingerprint(ddir), labels, target)
-            except (DatasetUnavailable, KeyError) as e:
+            except (DatasetUnavailable, DatasetIntegrityError, KeyError) as e:
                 log(f"cannot evaluate runs on {ds}: {e}")
                 truth[ds] = ("", None, None)
         fingerprint, labels, target = truth[ds]

@@ -246,6 +246,22 @@ def per_seed_table(rows: list[dict], chosen: dict, results_dir: Path):
                             if c.name == "dataset" else c).reset_index(drop=True)
 
 
+def _isolation_section(records: list[dict]) -> list[str]:
+    """Markdown lines: how many of the board's runs ran in the sandbox, without it, or before
+    it existed (records without a ``sandbox`` field)."""
+    counts: dict[str, int] = {}
+    for rec in records:
+        counts[rec.get("sandbox", "before")] = counts.get(rec.get("sandbox", "before"), 0) + 1
+    if not counts:
+        return []
+    what = {"bwrap": "in the bubblewrap sandbox (no data, cache, results or repository in view)",
+            "none": "without a sandbox (cells marked `u`)",
+            "before": "before the harness had a sandbox (records without a `sandbox` field; "
+                      "the suite's own methods, whose code is reviewed)"}
+    return ["## Isolation", "", "| runs | how the method's process ran |", "|---|---|",
+            *[f"| {n} | {what.get(k, k)} |" for k, n in sorted(counts.items())], ""]
+
+
 def _mixed_machine_cells(chosen: dict) -> set[tuple[str, str]]:
     """(method, dataset) pairs whose chosen runs ran on more than one kind of machine."""
     seen: dict[tuple[str, str], set[str]] = {}
@@ -264,6 +280,7 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
     res = aggregate(rows)
     quick = {(r["method"], r["dataset"]): " q" for r in rows if r["profile"] == "quick"}
     mixed = _mixed_machine_cells(chosen)
+    unboxed = {(m, d) for (m, d, _), (_, rec) in chosen.items() if rec.get("sandbox") == "none"}
     write_atomic_bytes(out_dir / "results.csv", res[RESULT_COLUMNS].to_csv(index=False).encode())
     write_atomic_bytes(out_dir / "per_seed.csv", per_seed_table(rows, chosen, Path(results_dir))
                        .to_csv(index=False).encode())
@@ -279,7 +296,8 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
           "cells use the `paper` profile. `(n/5)` marks cells with fewer than 5 seeds so far (the "
           "leaderboard is built up across sessions). In the time and memory tables an `m` marks "
           "cells whose seeds ran on different machines (see \"Where the runs ran\"): their mean "
-          "mixes hardware. Machine-readable: `results.csv` (these tables), `per_seed.csv` (every "
+          "mixes hardware. A `u` marks cells with a seed whose method ran without the sandbox "
+          "(`\"sandbox\": \"none\"` in its record; see \"Isolation\"). Machine-readable: `results.csv` (these tables), `per_seed.csv` (every "
           "seed's values and its run directory).", ""]
     html_parts = []
     for metric, title, dec in TABLES:
@@ -287,7 +305,7 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
             continue
         mixed_here = mixed if metric in HARDWARE_METRICS else set()
         marks = {cell: quick.get(cell, "") + (" m" if cell in mixed_here else "")
-                 for cell in set(quick) | mixed_here}
+                 + (" u" if cell in unboxed else "") for cell in set(quick) | mixed_here | unboxed}
         header, cells, bold = build_table(res, paper, metric, dec, marks, oracle)
         md += [f"## {title}", "", _markdown(header, cells, bold), ""]
         html_parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(header, cells, bold)}")
@@ -306,6 +324,7 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
         md += [f"| {m} | {'; '.join(f'{h} ({n})' for h, n in sorted(c.items()))} |"
                for m, c in sorted(machines.items())]
         md.append("")
+    md += _isolation_section([rec for _, rec in chosen.values()])
     plots = _plots(res, out_dir)
     md += [f"![{p}]({p})" for p in plots]
     write_atomic_bytes(out_dir / "README.md", ("\n".join(md) + "\n").encode())

@@ -34,12 +34,15 @@ from .catalog import materialize
 from .dataset import DatasetUnavailable
 from .evaluate import iter_run_dirs
 from .registry import get_dataset, get_method
+from .sandbox import (EVENTS_FILE, InvalidOutput, Workspace, clean_stale_workspaces,
+                      read_outputs, request_events_path, resolve_mode, worker_command)
 from .storage import (DatasetIntegrityError, canonical_json, dataset_fingerprint, load_labels,
-                      read_meta, replace_dir, write_atomic_json)
+                      pid_alive, read_meta, replace_dir, write_atomic_json)
 
 DEFAULT_TIMEOUT_S = 3600.0
 DEFAULT_MEMORY_MB = 16000.0
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE = Path.home() / ".cache" / "event-clustering-bench"
 
 
 def default_threads(jobs: int) -> int:
@@ -212,58 +215,102 @@ def _watch(proc: subprocess.Popen, timeout_s: float, memory_mb: float) -> tuple[
 
 
 def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-            memory_mb: float = DEFAULT_MEMORY_MB) -> dict[str, Any]:
-    """Run one spec in a child process and store its run directory; return the record."""
+            memory_mb: float = DEFAULT_MEMORY_MB, sandbox: str = "none",
+            workspace: Workspace | None = None, hidden: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Run one spec in the method's own process (``sandbox``: ``bwrap`` or ``none``, see
+    :mod:`benchmark.sandbox`) and store its run directory; return the record.
+
+    The process gets a private directory of ``workspace`` holding the request and sees the
+    events file of ``workspace``; ``hidden`` are the directories it must not see. Its outputs
+    are validated before anything is stored."""
     final = spec.run_dir(results_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp",
                                 dir=final.parent))
-    child_spec = {"method": spec.method, "params": spec.params, "dataset_dir": spec.dataset_dir,
-                  "out_dir": str(tmp), "probe": spec.probe, "method_module": spec.method_module,
-                  "threads": spec.threads}
-    (tmp / "spec.json").write_text(json.dumps(child_spec))
+    own_workspace = workspace is None
+    workspace = workspace or Workspace()
     record: dict[str, Any] = {
         "method": spec.method, "dataset": spec.dataset, "seed": spec.seed, "profile": spec.profile,
         "params": spec.params, "n_clusters_given": spec.n_clusters_given,
         "dataset_sha256": spec.dataset_sha256, "dataset_fingerprint": spec.dataset_fingerprint,
         "key": spec.key, "probe": spec.probe,
-        "threads": spec.threads,
+        "threads": spec.threads, "sandbox": sandbox,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **environment(),
     }
-    root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    for var in THREAD_ENV_VARS:
-        env[var] = str(spec.threads)
-    with open(tmp / "log.txt", "wb") as log:
-        wall0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "benchmark.worker", str(tmp / "spec.json")],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, cwd=root, preexec_fn=_child_setup)
+    try:
+        events = workspace.events(Path(spec.dataset_dir), spec.dataset, spec.dataset_fingerprint)
+        box = workspace.new_box()
+        if sandbox == "none":  # a copy of its own: the process could change a shared file
+            events = Path(shutil.copyfile(events, box / EVENTS_FILE))
+        write_atomic_json(box / "request.json", {
+            "method": spec.method, "method_module": spec.method_module, "params": spec.params,
+            "probe": spec.probe, "threads": spec.threads,
+            "events": request_events_path(sandbox, events)})
+        log_path = box.with_suffix(".log")
+        r, w = os.pipe()  # bubblewrap reads its arguments from this pipe
+        try:
+            argv, env, cwd, bwrap_args = worker_command(sandbox, box, events, spec.method_module,
+                                                        spec.threads, list(hidden), args_fd=r)
+            if bwrap_args is not None:
+                os.write(w, bwrap_args)
+            os.close(w)
+            w = -1
+            with open(log_path, "wb") as log:
+                wall0 = time.perf_counter()
+                proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+                                        preexec_fn=_child_setup,
+                                        pass_fds=(r,) if bwrap_args is not None else ())
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
         how, polled_peak = _watch(proc, timeout_s, memory_mb)
         total_wall = time.perf_counter() - wall0
-    result_file = tmp / "result.json"
-    if how == "exited" and proc.returncode == 0 and result_file.exists():
-        record.update(json.loads(result_file.read_text()))
-        record["status"] = "ok"
-        result_file.unlink()
-    else:
-        log_tail = (tmp / "log.txt").read_text(errors="replace").strip().splitlines()[-15:]
-        if how == "timeout":
-            record["status"], record["error"] = "timeout", f"killed after {timeout_s:.0f} s"
-        elif how == "oom":
-            record["status"], record["error"] = "oom", f"killed above {memory_mb:.0f} MiB RSS"
-        else:
-            record["status"] = "failed"
-            last = next((ln for ln in reversed(log_tail) if ln.strip()), "")
-            record["error"] = last or f"exit code {proc.returncode}"
-        record["log_tail"] = log_tail
-        record["peak_rss_mb"] = polled_peak
-    record["process_wall_time_s"] = total_wall
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_atomic_json(tmp / "record.json", record)
-    replace_dir(tmp, final)
+        shutil.copyfile(log_path, tmp / "log.txt")
+        error = None
+        if how == "exited" and proc.returncode == 0:
+            try:
+                arrays, result = read_outputs(box / "out", int(_n_sequences(spec)),
+                                              get_method(spec.method).outputs, spec.probe)
+            except InvalidOutput as e:
+                error = f"invalid output: {e}"
+            else:
+                for fname, a in arrays.items():
+                    np.save(tmp / fname, a)
+                record.update(result)
+                record["status"] = "ok"
+        if record.get("status") != "ok":
+            log_tail = (tmp / "log.txt").read_text(errors="replace").strip().splitlines()[-15:]
+            if how == "timeout":
+                record["status"], record["error"] = "timeout", f"killed after {timeout_s:.0f} s"
+            elif how == "oom":
+                record["status"], record["error"] = "oom", f"killed above {memory_mb:.0f} MiB RSS"
+            else:
+                record["status"] = "failed"
+                last = next((ln for ln in reversed(log_tail) if ln.strip()), "")
+                record["error"] = error or last or f"exit code {proc.returncode}"
+            record["log_tail"] = log_tail
+            record["peak_rss_mb"] = polled_peak
+        record["process_wall_time_s"] = total_wall
+        record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        write_atomic_json(tmp / "record.json", record)
+        replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if own_workspace:
+            workspace.close()
+        elif "box" in locals():
+            shutil.rmtree(box, ignore_errors=True)
+            Path(box.with_suffix(".log")).unlink(missing_ok=True)
     return record
+
+
+def _n_sequences(spec: RunSpec) -> int:
+    return int(read_meta(Path(spec.dataset_dir))["n_sequences"])
 
 
 @dataclass
@@ -288,12 +335,12 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
         spec_ds = get_dataset(ds)
         try:
             log(f"preparing dataset {ds} ...")
-            ddir = materialize(ds, data_dir, cache_dir)
+            ddir = materialize(ds, data_dir, cache_dir, log=log)
+        except (ValueError, DatasetIntegrityError) as e:  # malformed or wrong source files
+            skipped.extend((m, ds, f"dataset could not be loaded: {e}") for m in methods)
+            continue
         except DatasetUnavailable as e:
             skipped.extend((m, ds, f"dataset unavailable: {e}") for m in methods)
-            continue
-        except (ValueError, DatasetIntegrityError) as e:  # malformed source files
-            skipped.extend((m, ds, f"dataset could not be loaded: {e}") for m in methods)
             continue
         meta = read_meta(ddir)
         fingerprint = dataset_fingerprint(ddir)
@@ -355,10 +402,14 @@ def estimate_cpu_s(todo: list[RunSpec], results_dir: Path) -> list[float | None]
 
 def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
              memory_mb: float = DEFAULT_MEMORY_MB, progress: bool = True, threads: int | None = None,
-             log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+             log: Callable[[str], None] = print, sandbox: str = "auto",
+             hidden: tuple[Path | None, ...] = ()) -> list[dict[str, Any]]:
     """Execute the plan (skipping finished runs); returns one record per run.
 
-    Each worker gets ``threads`` CPU threads (default: cores // jobs)."""
+    Each worker gets ``threads`` CPU threads (default: cores // jobs) and runs in the
+    ``sandbox`` mode (``auto``: ``bwrap`` where it works, else ``none`` with one warning).
+    ``hidden`` (e.g. the data and cache directories) are kept out of the sandbox's view, as are
+    ``results_dir``, the repository and the default cache."""
     from tqdm import tqdm
 
     results_dir = Path(results_dir)
@@ -369,12 +420,19 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
     todo, records = split_done(plan, results_dir)
     if records:
         log(f"{len(records)} run(s) already done, {len(todo)} to run")
-    bar = tqdm(total=len(todo), disable=not progress or not todo, unit="run", file=sys.stderr)
+    clean_stale_workspaces()
+    if not todo:
+        return records
+    mode = resolve_mode(sandbox, warn=log)
+    hide = tuple(Path(h) for h in (*hidden, results_dir, REPO_ROOT, DEFAULT_CACHE) if h)
+    workspace = Workspace()
+    bar = tqdm(total=len(todo), disable=not progress, unit="run", file=sys.stderr)
     lock = threading.Lock()
 
     def one(spec: RunSpec) -> dict[str, Any]:
         try:
-            rec = execute(spec, results_dir, timeout_s=timeout_s, memory_mb=memory_mb)
+            rec = execute(spec, results_dir, timeout_s=timeout_s, memory_mb=memory_mb,
+                          sandbox=mode, workspace=workspace, hidden=hide)
         except OSError as e:  # the harness's own I/O failed (disk full, directory removed ...)
             rec = {"method": spec.method, "dataset": spec.dataset, "seed": spec.seed,
                    "status": "failed", "error": f"harness I/O error: {e}"}
@@ -386,20 +444,13 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
             bar.update(1)
         return rec
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        records.extend(pool.map(one, todo))
-    bar.close()
-    return records
-
-
-def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            records.extend(pool.map(one, todo))
+    finally:
+        bar.close()
+        workspace.close()
+    return records
 
 
 def clean_stale_tmp(results_dir: Path) -> int:
@@ -410,7 +461,7 @@ def clean_stale_tmp(results_dir: Path) -> int:
     for p in Path(results_dir).glob("runs/*/*/.*.tmp"):
         parts = p.name.split(".")
         pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        if pid is not None and pid != os.getpid() and pid_alive(pid):
             continue
         shutil.rmtree(p, ignore_errors=True)
         n += 1

@@ -8,16 +8,27 @@
       sequences-00000.parquet   # columns: seq_id (string), t_end (float64, NaN = last event)
       labels.parquet            # column: label (int64), only if the dataset has labels
 
-Each shard's sha256 covers its arrays; the dataset sha256 covers the shard hashes, the labels and
-the metadata. :func:`load_dataset` verifies it. The sha256 guards the *files*: it changes with the
-last bit of any float, and a generator's floats depend on the CPU (numpy picks SIMD code paths
-for ``exp``/``log`` by the instructions the machine has), so the same generator and seed give a
-different sha256 on another machine. The **fingerprint** is the dataset's machine-independent
-identity, used for run keys and for "is this the dataset the run saw": it hashes what methods and
-metrics read (offsets, types, sequence ids, labels, types' names, the sequences' metadata) with
-times and window ends rounded to float32 (7 significant digits), and leaves out the generator's
-parameters (``dataset_meta``), which methods never see. Writes go to a temporary directory that is renamed
-into place, so a crash (or a full disk) never leaves a half-written dataset.
+Every file is covered by a checksum that ``meta.json`` carries: each shard's sha256 covers its
+arrays (both files of the shard); the dataset sha256 covers the shard hashes, the labels and the
+header (``n_types``, ``type_names``, ``sequences_meta``, ``dataset_meta``); ``meta_sha256`` covers
+every other field of ``meta.json`` (a ``meta.json`` without it, written by an older version, is
+checked through the dataset sha256 only). Every load verifies what it reads: :func:`read_meta`
+checks ``meta_sha256``, :func:`load_sequences` each shard's sha256, :func:`load_labels` the labels
+and header against the dataset sha256 (from the shard hashes in ``meta.json``, without reading the
+shards), so a load that never opens ``labels.parquet`` still rejects an edited ``meta.json``.
+:func:`verify_dataset` checks everything. Failures raise :class:`DatasetIntegrityError` with one
+line ``FILE: problem``. A whole directory swapped for another consistent dataset is caught by the
+catalog's index, kept outside it (:mod:`benchmark.catalog`).
+
+The sha256 guards the *files*: it changes with the last bit of any float, and a generator's floats
+depend on the CPU (numpy picks SIMD code paths for ``exp``/``log`` by the instructions the machine
+has), so the same generator and seed give a different sha256 on another machine. The
+**fingerprint** is the dataset's machine-independent identity, used for run keys and for "is this
+the dataset the run saw": it hashes what methods and metrics read (offsets, types, sequence ids,
+labels, types' names, the sequences' metadata) with times and window ends rounded to float32 (7
+significant digits), and leaves out the generator's parameters (``dataset_meta``), which methods
+never see. Writes go to a temporary directory that is renamed into place, so a crash (or a full
+disk) never leaves a half-written dataset.
 
 Methods never read ``labels.parquet``: the harness's worker calls :func:`load_sequences`.
 """
@@ -77,6 +88,12 @@ def _shard_hash(seqs: EventSequences, time_dtype: type = np.float64) -> str:
     return h.hexdigest()
 
 
+def meta_checksum(meta: dict) -> str:
+    """``meta_sha256``: the hash of every other field of ``meta.json``."""
+    return hashlib.sha256(canonical_json({k: v for k, v in meta.items()
+                                          if k != "meta_sha256"})).hexdigest()
+
+
 def _shard_fingerprint(seqs: EventSequences) -> str:
     return _shard_hash(seqs, np.float32)
 
@@ -97,11 +114,23 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (temporary names carry their writer's pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_atomic_bytes(path: Path, data: bytes) -> None:
     """Write a file via a temporary file in the same directory and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -133,7 +162,9 @@ def replace_dir(tmp: Path, final: Path) -> None:
 class DatasetWriter:
     """Stream a dataset to disk shard by shard; ``close()`` writes meta.json and renames into place.
 
-    Use as a context manager; on an exception nothing is left at ``path``::
+    Use as a context manager; on an exception nothing is left at ``path``. The temporary
+    directory, ``.NAME.PID.XXXXXXXX.tmp`` next to ``path``, names the writing process, so a cleaner
+    can tell a killed writer's leftovers from a live one's::
 
         with DatasetWriter(path, n_types=5, meta=...) as w:
             for shard in shards:
@@ -145,8 +176,8 @@ class DatasetWriter:
                  sequences_meta: dict | None = None, dataset_meta: dict | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                         dir=self.path.parent))
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.{os.getpid()}.",
+                                         suffix=".tmp", dir=self.path.parent))
         self.n_types = n_types
         self.type_names = list(type_names) if type_names is not None else None
         self.sequences_meta = dict(sequences_meta or {})
@@ -204,6 +235,7 @@ class DatasetWriter:
             "fingerprint": _combine_hashes([s["fingerprint"] for s in self.shards], self.labels,
                                            header),
         }
+        meta["meta_sha256"] = meta_checksum(meta)
         write_atomic_json(self.tmp / "meta.json", meta)
         replace_dir(self.tmp, self.path)
         return sha
@@ -231,17 +263,27 @@ def save_dataset(dataset: Dataset, path: Path) -> str:
     return read_meta(path)["sha256"]
 
 
+_META_FIELDS = {"n_types", "type_names", "has_labels", "shards", "sequences_meta", "dataset_meta",
+                "sha256"}
+
+
 def read_meta(path: Path) -> dict[str, Any]:
+    """``meta.json``, checked: format version, fields, and ``meta_sha256`` where present."""
     f = Path(path) / "meta.json"
     if not f.exists():
-        raise DatasetIntegrityError(f"{path}: no meta.json (not a stored dataset, or incomplete)")
+        raise DatasetIntegrityError(f"{f}: missing (not a stored dataset, or incomplete)")
     try:
         meta = json.loads(f.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetIntegrityError(f"{f}: malformed JSON ({e})") from None
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise DatasetIntegrityError(
-            f"{f}: format version {meta.get('format_version')}, expected {FORMAT_VERSION}")
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version != FORMAT_VERSION:
+        raise DatasetIntegrityError(f"{f}: format version {version}, expected {FORMAT_VERSION}")
+    missing = _META_FIELDS - set(meta)
+    if missing:
+        raise DatasetIntegrityError(f"{f}: fields missing: {', '.join(sorted(missing))}")
+    if "meta_sha256" in meta and meta["meta_sha256"] != meta_checksum(meta):
+        raise DatasetIntegrityError(f"{f}: does not match its meta_sha256 (edited or corrupt)")
     return meta
 
 
@@ -259,37 +301,55 @@ def dataset_fingerprint(path: Path) -> str:
                            [meta["n_types"], meta["type_names"], meta["sequences_meta"]])
 
 
-def _read_table(f: Path):
+def _read_table(f: Path, footer: bool = False):
+    """The Parquet table in ``f`` (``footer``: only its metadata, e.g. ``num_rows``)."""
     import pyarrow.parquet as pq
 
     if not f.exists():
         raise DatasetIntegrityError(f"{f}: missing")
     try:
-        return pq.read_table(f)
+        return pq.read_metadata(f) if footer else pq.read_table(f)
     except Exception as e:  # pyarrow raises several types for truncated files
-        raise DatasetIntegrityError(f"{f}: unreadable Parquet ({e})") from None
+        why = " ".join(str(e).split())
+        raise DatasetIntegrityError(f"{f}: unreadable Parquet ({why})") from None
+
+
+def _shard_files(path: Path, shard: dict) -> tuple[Path, Path]:
+    idx = shard["index"]
+    return path / f"events-{idx:05d}.parquet", path / f"sequences-{idx:05d}.parquet"
+
+
+def _check_rows(path: Path, shard: dict, n_events: int, n_sequences: int) -> None:
+    ev_file, sq_file = _shard_files(path, shard)
+    for f, n, want in ((ev_file, n_events, shard["n_events"]),
+                       (sq_file, n_sequences, shard["n_sequences"])):
+        if n != want:
+            raise DatasetIntegrityError(f"{f}: {n} rows, meta.json says {want} (truncated?)")
 
 
 def _read_shard(path: Path, meta: dict, shard: dict, verify: bool) -> EventSequences:
-    idx = shard["index"]
-    ev = _read_table(path / f"events-{idx:05d}.parquet")
-    sq = _read_table(path / f"sequences-{idx:05d}.parquet")
-    seq = ev.column("seq").to_numpy() - shard["first_sequence"]
+    ev_file, sq_file = _shard_files(path, shard)
+    ev, sq = _read_table(ev_file), _read_table(sq_file)
     n = shard["n_sequences"]
-    if len(seq) != shard["n_events"] or sq.num_rows != n:
-        raise DatasetIntegrityError(f"{path}: shard {idx} has the wrong number of rows (truncated?)")
-    lengths = np.bincount(seq, minlength=n) if len(seq) else np.zeros(n, np.int64)
-    ids = np.asarray(sq.column("seq_id").to_pylist(), dtype=object)
-    ids = ids.astype(np.int64) if shard["seq_id_kind"] == "int" else ids.astype(str)
-    t_end = sq.column("t_end").to_numpy() if shard["has_t_end"] else None
-    seqs = EventSequences(
-        ev.column("time").to_numpy(), ev.column("type").to_numpy(),
-        np.concatenate([[0], np.cumsum(lengths)]), meta["n_types"], seq_ids=ids,
-        type_names=meta["type_names"], t_end=t_end, meta=meta["sequences_meta"],
-        allow_empty=shard.get("allow_empty", False),
-    )
+    _check_rows(path, shard, ev.num_rows, sq.num_rows)
+    try:
+        seq = ev.column("seq").to_numpy() - shard["first_sequence"]
+        lengths = np.bincount(seq, minlength=n) if len(seq) else np.zeros(n, np.int64)
+        ids = np.asarray(sq.column("seq_id").to_pylist(), dtype=object)
+        ids = ids.astype(np.int64) if shard["seq_id_kind"] == "int" else ids.astype(str)
+        t_end = sq.column("t_end").to_numpy() if shard["has_t_end"] else None
+        seqs = EventSequences(
+            ev.column("time").to_numpy(), ev.column("type").to_numpy(),
+            np.concatenate([[0], np.cumsum(lengths)]), meta["n_types"], seq_ids=ids,
+            type_names=meta["type_names"], t_end=t_end, meta=meta["sequences_meta"],
+            allow_empty=shard.get("allow_empty", False),
+        )
+    except (KeyError, ValueError, TypeError) as e:  # a shard rewritten with other columns or data
+        raise DatasetIntegrityError(f"{ev_file} / {sq_file.name}: malformed shard "
+                                    f"({' '.join(str(e).split())})") from None
     if verify and _shard_hash(seqs) != shard["sha256"]:
-        raise DatasetIntegrityError(f"{path}: shard {idx} fails its sha256 check (corrupt)")
+        raise DatasetIntegrityError(f"{ev_file} / {sq_file.name}: shard does not match its sha256 "
+                                    "in meta.json (changed or corrupt)")
     return seqs
 
 
@@ -326,21 +386,48 @@ def load_sequences(path: Path, verify: bool = True) -> EventSequences:
     return concatenate(list(iter_shards(path, verify)))
 
 
-def load_labels(path: Path) -> np.ndarray | None:
+def load_labels(path: Path, verify: bool = True) -> np.ndarray | None:
+    """The labels (None if the dataset has none); ``verify``: check them and the header against
+    the dataset sha256 (the shards' hashes come from meta.json; no shard is read)."""
+    path = Path(path)
     meta = read_meta(path)
-    if not meta["has_labels"]:
-        return None
-    return _read_table(Path(path) / "labels.parquet").column("label").to_numpy()
+    f = path / "labels.parquet"
+    labels = None
+    if meta["has_labels"]:
+        try:
+            labels = _read_table(f).column("label").to_numpy()
+        except KeyError:
+            raise DatasetIntegrityError(f"{f}: no column 'label'") from None
+    header = [meta["n_types"], meta["type_names"], meta["sequences_meta"], meta["dataset_meta"]]
+    if verify and _combine_hashes([s["sha256"] for s in meta["shards"]], labels,
+                                  header) != meta["sha256"]:
+        if labels is None:
+            raise DatasetIntegrityError(f"{path / 'meta.json'}: header does not match the "
+                                        "dataset's sha256 (edited or corrupt)")
+        what = "labels" if "meta_sha256" in meta else "labels or the meta.json header"
+        raise DatasetIntegrityError(f"{f}: {what} do not match the dataset's sha256 in meta.json "
+                                    "(changed or corrupt)")
+    return labels
+
+
+def verify_dataset(path: Path, full: bool = True) -> dict[str, Any]:
+    """Check a stored dataset and return its meta: meta.json, every shard (``full``: read and
+    hashed; else only present with the right row counts, from the Parquet footers), the labels
+    and the header. Raises :class:`DatasetIntegrityError` naming the first bad file."""
+    path = Path(path)
+    meta = read_meta(path)
+    for shard in meta["shards"]:
+        if full:
+            _read_shard(path, meta, shard, verify=True)
+        else:
+            _check_rows(path, shard, *(_read_table(f, footer=True).num_rows
+                                       for f in _shard_files(path, shard)))
+    load_labels(path)
+    return meta
 
 
 def load_dataset(path: Path, verify: bool = True) -> Dataset:
-    """Load a stored dataset and verify its sha256 (shards, labels and metadata)."""
+    """Load a stored dataset and verify it (shards, labels and metadata)."""
     path = Path(path)
     meta = read_meta(path)
-    seqs = load_sequences(path, verify)
-    labels = load_labels(path)
-    if verify:
-        header = [meta["n_types"], meta["type_names"], meta["sequences_meta"], meta["dataset_meta"]]
-        if _combine_hashes([s["sha256"] for s in meta["shards"]], labels, header) != meta["sha256"]:
-            raise DatasetIntegrityError(f"{path}: sha256 mismatch (labels or metadata changed)")
-    return Dataset(seqs, labels, meta["dataset_meta"])
+    return Dataset(load_sequences(path, verify), load_labels(path, verify), meta["dataset_meta"])

@@ -1,10 +1,12 @@
-"""Child process of one (method, dataset, seed) run: ``python -m benchmark.worker SPEC.json``.
+"""The method's process of one (method, dataset, seed) run: ``python -m benchmark.worker``.
 
-It reads only the event sequences of the stored dataset (never ``labels.parquet``), strips
-metadata down to name/source/time unit, fits the method, and writes into the spec's output
-directory: ``labels.npy`` (int64, N), ``embeddings.npy`` (float32, N x d),
-``probe_embeddings.npy`` (float32, N x d; a fresh fit on the first 90% of each sequence) and
-``result.json`` (timings, peak RSS, the method's own label-free ``metrics_``).
+Started by the harness in a private working directory (see :mod:`benchmark.sandbox`), it reads
+``request.json`` there (``method``, ``method_module``, ``params``, ``probe``, ``threads``,
+``events``: the path of the events file), fits the method on those events only and writes into
+``out/``: ``labels.npy`` (int64, N), ``embeddings.npy`` (float32, N x d),
+``probe_embeddings.npy`` (float32, N x d; a fresh fit on the first 90% of each sequence's time
+span) and ``result.json`` (timings in seconds, peak RSS in MiB of this process, the method's own label-free
+``metrics_``). The harness validates these before it stores them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .process_memory import peak_rss_mb
+from .process_memory import peak_rss_since_reset_mb
 
 
 def _cpu_seconds() -> float:
@@ -46,24 +48,23 @@ def _check_embeddings(emb, n: int) -> np.ndarray:
     return emb
 
 
-def run(spec: dict) -> dict:
+def fit_and_write(request: dict, seqs, out: Path) -> dict:
+    """Fit ``request['method']`` on ``seqs`` and write its outputs into ``out``; return the
+    result dict (also what ``result.json`` holds)."""
     from .metrics import probe_split
     from .registry import METHODS
-    from .storage import load_sequences
 
-    importlib.import_module(spec["method_module"])  # registers the method (and nothing else)
-    cls = METHODS[spec["method"]]
+    importlib.import_module(request["method_module"])  # registers the method (and nothing else)
+    cls = METHODS[request["method"]]
     cls.check_dependencies()
-    if "torch" in cls.requires and spec.get("threads"):
+    if "torch" in cls.requires and request.get("threads"):
         import torch
 
-        torch.set_num_threads(int(spec["threads"]))
-    out = Path(spec["out_dir"])
-    seqs = load_sequences(Path(spec["dataset_dir"])).without_meta()
+        torch.set_num_threads(int(request["threads"]))
     result: dict = {"n_sequences": len(seqs), "n_events": seqs.n_events}
 
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()
-    model = cls(**spec["params"]).fit(seqs)
+    model = cls(**request["params"]).fit(seqs)
     if "labels" in cls.outputs:
         np.save(out / "labels.npy", _check_labels(model.labels_, len(seqs)))
     if "embeddings" in cls.outputs:
@@ -72,25 +73,31 @@ def run(spec: dict) -> dict:
     result["cpu_time_s"] = _cpu_seconds() - cpu0
     result["method_metrics"] = {k: float(v) for k, v in getattr(model, "metrics_", {}).items()}
 
-    if spec.get("probe") and "embeddings" in cls.outputs:
+    if request.get("probe") and "embeddings" in cls.outputs:
         prefix, _ = probe_split(seqs)
         wall1 = time.perf_counter()
-        probe_model = cls(**spec["params"]).fit(prefix)
+        probe_model = cls(**request["params"]).fit(prefix)
         np.save(out / "probe_embeddings.npy",
                 _check_embeddings(probe_model.transform(prefix), len(prefix)))
         result["probe_wall_time_s"] = time.perf_counter() - wall1
-    result["peak_rss_mb"] = peak_rss_mb()
+    # VmHWM: this program's own high-water mark; ru_maxrss would also count the harness's
+    # pages this process held between fork and exec (it survives exec)
+    result["peak_rss_mb"] = peak_rss_since_reset_mb()
     return result
 
 
-def main(argv: list[str]) -> int:
-    spec = json.loads(Path(argv[0]).read_text())
-    result = run(spec)
+def main() -> int:
+    from .sandbox import read_events
     from .storage import write_atomic_json
 
-    write_atomic_json(Path(spec["out_dir"]) / "result.json", result)
+    request = json.loads(Path("request.json").read_text())
+    out = Path("out")
+    out.mkdir(exist_ok=True)
+    (Path.home()).mkdir(parents=True, exist_ok=True)
+    result = fit_and_write(request, read_events(Path(request["events"])), out)
+    write_atomic_json(out / "result.json", result)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

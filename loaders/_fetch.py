@@ -12,7 +12,7 @@ the data directory, sha256, source URLs). :func:`fetch` returns their local path
 Files found locally are checked against their sha256 too. When a file cannot be found or fetched,
 :class:`~benchmark.dataset.DatasetUnavailable` lists every expected path (the harness reports the
 dataset as skipped with that message); a wrong checksum raises :class:`ChecksumMismatch`, a
-subclass of it.
+subclass of it and of :class:`~benchmark.storage.DatasetIntegrityError`.
 """
 
 from __future__ import annotations
@@ -26,17 +26,20 @@ from pathlib import Path
 
 from benchmark.catalog import OFFLINE_ENV
 from benchmark.dataset import DatasetUnavailable
+from benchmark.storage import DatasetIntegrityError
 from benchmark.registry import LoadContext
 
 DOWNLOAD_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
 
 
-class ChecksumMismatch(DatasetUnavailable):
+class ChecksumMismatch(DatasetIntegrityError, DatasetUnavailable):
     """A raw data file does not have the sha256 its dataset declares.
 
-    A kind of :class:`DatasetUnavailable`: the harness skips the dataset with this message (naming
-    the file and both digests) instead of running on a wrong file or stopping the whole run."""
+    Both a :class:`DatasetIntegrityError` and a :class:`DatasetUnavailable`: the harness skips the
+    dataset with this message (naming the file and both digests) instead of running on a wrong
+    file or stopping the whole run, and counts it as a dataset that could not be loaded (a
+    non-zero exit even with ``--allow-missing``: the file is there, but not the declared one)."""
 
 
 class DataFormatError(ValueError):

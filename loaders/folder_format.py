@@ -40,9 +40,10 @@ def _label_column(df, path: Path) -> str:
 def load_folder_format(path: str | Path, n_types: int | None = None) -> Dataset:
     """Read a folder of ``1.csv … N.csv`` (+ optional ``clusters.csv``) into a Dataset.
 
-    Sequence ids are the file numbers 1..N; ``n_types`` defaults to the largest event code + 1;
-    labels (if ``clusters.csv`` exists) are encoded 0..K-1 in sorted order of the label values
-    (original values in ``meta["label_names"]``), else ``None``.
+    Sequence ids are the file numbers 1..N; ``n_types`` defaults to the largest event code + 1
+    (an event code ``>= n_types`` when it is given is a :class:`DataFormatError` naming the file
+    and line); labels (if ``clusters.csv`` exists) are encoded 0..K-1 in sorted order of the
+    label values (original values in ``meta["label_names"]``), else ``None``.
     """
     path = Path(path)
     if not path.is_dir():
@@ -66,6 +67,9 @@ def load_folder_format(path: str | Path, n_types: int | None = None) -> Dataset:
             j = int(np.flatnonzero((t < 0) | (k < 0))[0])
             raise DataFormatError(f"{f}: {row_name(f, j)}: negative time or event "
                                   f"({t[j]}, {k[j]})")
+        if n_types is not None and (k >= n_types).any():
+            j = int(np.flatnonzero(k >= n_types)[0])
+            raise DataFormatError(f"{f}: {row_name(f, j)}: event {k[j]} is outside [0, {n_types})")
         back = np.flatnonzero(np.diff(t) < 0)
         if len(back):
             j = int(back[0]) + 1
@@ -73,12 +77,8 @@ def load_folder_format(path: str | Path, n_types: int | None = None) -> Dataset:
                                   f"({t[j]} after {t[j - 1]})")
         times.append(t)
         types.append(k)
-    max_code = max(int(k.max()) for k in types)
     if n_types is None:
-        n_types = max_code + 1
-    elif max_code >= n_types:
-        f = next(path / f"{i}.csv" for i, k in zip(numbers, types) if k.max() >= n_types)
-        raise DataFormatError(f"{f}: event code {max_code} is outside [0, {n_types})")
+        n_types = max(int(k.max()) for k in types) + 1
     seqs = EventSequences.from_lists(
         times, types, n_types=n_types, seq_ids=np.asarray(numbers, dtype=np.int64),
         meta={"name": path.name, "source": str(path), "time_unit": "as in the files"},

@@ -9,8 +9,9 @@
 
 * sequence ids: any values; sequences are ordered by first appearance;
 * time: numeric (any unit), non-decreasing within a sequence unless ``sort=True``;
-* type: integer codes ``0..C-1`` are used as they are; any other values (e.g. strings) are mapped
-  to ``0..C-1`` in sorted order, with the values kept as ``type_names``;
+* type: integer codes ``0..C-1`` are used as they are (a float column must hold whole numbers);
+  any other values (e.g. strings) are mapped to ``0..C-1`` in sorted order, with the values kept
+  as ``type_names``;
 * label (optional): constant within a sequence; mapped to ``0..K-1`` in sorted order of the values
   (``meta["label_names"]``).
 """
@@ -42,8 +43,10 @@ def load_long_table(
     """Read a CSV (``.csv``, any other suffix) or Parquet (``.parquet``) long table into a Dataset.
 
     ``sort=False`` requires each sequence's rows to be contiguous and in time order (an error names
-    the offending row); ``sort=True`` groups and stably sorts them. ``n_types`` (integer codes only)
-    defaults to the largest code + 1. Returns labels (N,) int64 when ``label_col`` is given.
+    the offending row); ``sort=True`` groups and stably sorts them. ``n_types`` (numeric codes only)
+    defaults to the largest code + 1; a fractional or negative code, or one ``>= n_types``, is a
+    :class:`DataFormatError` naming the row. Returns labels (N,) int64 when ``label_col`` is
+    given.
     """
     path = Path(path)
     columns = [seq_col, time_col, type_col] + ([label_col] if label_col else [])
@@ -59,19 +62,18 @@ def load_long_table(
             raise DataFormatError(f"{path}: {row_name(path, i)}: column {col!r} is empty")
     order, offsets, ids = group_into_sequences(
         path, df[seq_col].to_numpy(), times, sort=sort, id_column=seq_col)
-    raw_types = df[type_col].to_numpy()[order]
     type_names = None
-    if np.issubdtype(raw_types.dtype, np.integer):
-        types = raw_types.astype(np.int64)
-        bad = (types < 0) | (types >= (np.inf if n_types is None else n_types))
+    if df[type_col].dtype.kind in "iuf":  # numeric codes
+        codes = numeric_column(df, type_col, path, integer=True)
+        bad = (codes < 0) | (codes >= (np.inf if n_types is None else n_types))
         if bad.any():
-            e = int(np.flatnonzero(bad)[0])
+            i = int(np.flatnonzero(bad)[0])
             allowed = "negative" if n_types is None else f"outside [0, {n_types})"
-            raise DataFormatError(
-                f"{path}: {row_name(path, int(order[e]))}: type {types[e]} is {allowed}")
+            raise DataFormatError(f"{path}: {row_name(path, i)}: type {codes[i]} is {allowed}")
+        types = codes[order]
         n_types = int(types.max()) + 1 if n_types is None else n_types
     else:
-        types, type_names = encode_categories(raw_types.astype(str))
+        types, type_names = encode_categories(df[type_col].to_numpy()[order].astype(str))
         n_types = len(type_names)
     seqs = EventSequences(
         times[order], types, offsets, n_types, seq_ids=ids, type_names=type_names,

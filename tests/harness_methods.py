@@ -14,17 +14,20 @@ from benchmark.dataset import Dataset
 from benchmark.method import Clusterer
 from benchmark.registry import LoadContext, register_dataset, register_method
 from benchmark.sequences import EventSequences
-from generators.poisson_mixture import simulate_poisson_mixture
 
 
 @register_dataset("test_tiny", kind="toy", n_clusters=2, version="1")
 def test_tiny(ctx: LoadContext) -> Dataset:
+    from generators.poisson_mixture import simulate_poisson_mixture
+
     return simulate_poisson_mixture(n_per_cluster=20, n_clusters=2, seed=1)
 
 
 @register_dataset("test_tiny_shuffled", kind="toy", n_clusters=2, version="1")
 def test_tiny_shuffled(ctx: LoadContext) -> Dataset:
     """Same events as test_tiny, labels permuted: outputs must not change."""
+    from generators.poisson_mixture import simulate_poisson_mixture
+
     d = simulate_poisson_mixture(n_per_cluster=20, n_clusters=2, seed=1)
     return Dataset(d.sequences, np.random.default_rng(5).permutation(d.labels), d.meta)
 
@@ -84,3 +87,19 @@ class Snoop(Clusterer):
 
     def transform(self, seqs):
         return np.column_stack([seqs.lengths, seqs.last_times()]).astype(float)
+
+
+@register_method("test-forger")
+class Forger(Clusterer):
+    """Writes malformed outputs itself and exits before the worker's own checks run."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(self, seqs):
+        import os
+        from pathlib import Path
+
+        np.save(Path("out") / "labels.npy", np.full(len(seqs), 0.5))
+        (Path("out") / "result.json").write_text(json.dumps({"wall_time_s": 0.0}))
+        os._exit(0)

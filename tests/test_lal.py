@@ -232,8 +232,8 @@ def test_split_is_accepted_only_by_likelihood(two_clusters):
 
 def test_label_firewall_shuffled_labels_same_output(tmp_path):
     """Run through the harness worker twice on stored copies whose labels are permuted."""
-    from benchmark.storage import save_dataset
-    from benchmark.worker import run
+    from benchmark.storage import load_sequences, save_dataset
+    from benchmark.worker import fit_and_write
 
     d = simulate_poisson_mixture(n_per_cluster=30, n_clusters=2, n_types=3, mean_length=15,
                                  seed=2)
@@ -243,9 +243,9 @@ def test_label_firewall_shuffled_labels_same_output(tmp_path):
         save_dataset(ds, tmp_path / f"data_{name}")
         out = tmp_path / f"out_{name}"
         out.mkdir()
-        run({"method": "lal", "method_module": "baselines.lal", "params": {**TINY, "seed": 0},
-             "out_dir": str(out),
-             "dataset_dir": str(tmp_path / f"data_{name}"), "probe": False})
+        fit_and_write({"method": "lal", "method_module": "baselines.lal",
+                       "params": {**TINY, "seed": 0}, "probe": False},
+                      load_sequences(tmp_path / f"data_{name}"), out)
         outputs.append((np.load(out / "labels.npy"), np.load(out / "embeddings.npy")))
     np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])

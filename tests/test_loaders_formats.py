@@ -376,6 +376,12 @@ def test_folder_format_bad_input(tmp_path, change, message):
         load_folder_format(_folder(tmp_path, files))
 
 
+def test_folder_format_code_outside_given_n_types_names_file_and_line(tmp_path):
+    files = {**FOLDER, "3.csv": ",time,event\n0,1.0,0\n1,2.0,7\n"}
+    with pytest.raises(DataFormatError, match=r"3\.csv: line 3: event 7 is outside \[0, 3\)"):
+        load_folder_format(_folder(tmp_path, files), n_types=3)
+
+
 # --------------------------------------------------------------------------------- long table
 LONG = "user,t,kind,group\nb,0.5,click,A\nb,2.0,buy,A\na,0.1,click,B\n"
 
@@ -405,6 +411,8 @@ def test_long_table_integer_types_and_sort(tmp_path):
     assert ds.sequences.n_types == 4 and ds.sequences.type_names is None
     np.testing.assert_array_equal(ds.sequences.sequence(0)[0], [1.0, 2.0])
     np.testing.assert_array_equal(ds.sequences.sequence(0)[1], [1, 3])
+    whole = load_long_table(_write(tmp_path / "f.csv", "seq_id,time,type\n1,0.0,2.0\n1,1.0,0.0\n"))
+    assert whole.sequences.type_names is None and whole.sequences.types.tolist() == [2, 0]
 
 
 @pytest.mark.parametrize("text, kwargs, message", [
@@ -415,6 +423,12 @@ def test_long_table_integer_types_and_sort(tmp_path):
     ("seq_id,time,type\n1,0.0,0\n1,-1.0,0\n", {"sort": True}, r"line 3: negative time"),
     ("seq_id,time\n1,0.0\n", {}, r"missing column\(s\) \['type'\]"),
     ("seq_id,time,type\n1,0.0,-1\n", {}, r"line 2: type -1 is negative"),
+    ("seq_id,time,type\n1,0.0,0\n1,1.0,1.5\n", {},
+     r"line 3: column 'type' is 1\.5, expected an integer"),
+    ("seq_id,time,type\n1,0.0,0.0\n1,1.0,-1.0\n", {}, r"line 3: type -1 is negative"),
+    ("seq_id,time,type\n1,0.0,0.0\n1,1.0,5.0\n", {"n_types": 3},
+     r"line 3: type 5 is outside \[0, 3\)"),
+    ("seq_id,time,type\n1,0.0,0\n1,1.0,\n", {}, r"line 3: column 'type' is empty"),
 ])
 def test_long_table_bad_input(tmp_path, text, kwargs, message):
     with pytest.raises(DataFormatError, match=message):

@@ -1,7 +1,7 @@
 """Per-sequence count series shared by the tslearn and tsfresh baselines (not a method itself).
 
 Every sequence is cut into ``n_steps`` equal bins of its own window (the LAL partition,
-:func:`benchmark.convert.binned_counts`) and each bin counts the events of each type, giving one
+:func:`benchmark.core.convert.binned_counts`) and each bin counts the events of each type, giving one
 channel per event type. The ``"cumulative"`` form is the counting process N_c(t) of each type
 sampled at the bin ends, i.e. the running sum of the per-bin counts.
 """
@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 
-from benchmark.convert import binned_counts
-from benchmark.method import Clusterer, check_input
-from benchmark.sequences import EventSequences
+from benchmark.core.convert import binned_counts
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.sequences import EventSequences
 
 SERIES_KINDS = ("counts", "cumulative")
 WINDOW_STARTS = ("zero", "first")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 
 # 1. Pick a unique name; it is what users type after --methods.

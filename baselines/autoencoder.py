@@ -2,7 +2,7 @@
 
 The LAL paper's "convolutional autoencoder" baseline (§5.2): a network trained to reconstruct each
 sequence, with time as a feature, then k-means on its codes. Each sequence becomes the matrix of
-:func:`benchmark.convert.binned_counts` over ``n_steps`` equal bins from its first event to the end
+:func:`benchmark.core.convert.binned_counts` over ``n_steps`` equal bins from its first event to the end
 of its window — one channel per event type holding ``log(1 + count)`` — plus one time channel
 holding ``log`` of the bin width (the Δt row of LAL's own partition). Channels are standardised
 over the training set. The encoder is two stride-2 ``Conv1d`` + ReLU layers and a linear map to the
@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from benchmark.convert import binned_counts
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.convert import binned_counts
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 
 def count_image(seqs: EventSequences, n_steps: int) -> np.ndarray:

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 #: largest N for the spectrum algorithm's dense N x N connection matrix (20000^2 floats = 3.2 GB)
 SPECTRUM_MAX_SEQUENCES = 20_000

@@ -34,9 +34,9 @@ from scipy import sparse
 from scipy.special import digamma, erf, logsumexp
 from threadpoolctl import threadpool_limits
 
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 _SUPPORT_SIGMAS = 5.0  # basis values beyond landmark_max + 5 bandwidths are below 4e-6 / bandwidth
 

@@ -4,7 +4,7 @@ Zhuzhel et al., "No two users are alike: generating audiences with neural cluste
 point processes". What this file does, step by step, with the paper's numbering:
 
 * **Partition** (§4.1, eqs. 5–7): each sequence's window ``[0, T_s]`` is cut into ``n_steps``
-  equal bins (:func:`benchmark.convert.binned_counts`); a bin holds the count of every event type
+  equal bins (:func:`benchmark.core.convert.binned_counts`); a bin holds the count of every event type
   plus the bin width ``Δt_s``. The network reads a normalised copy (eq. 7; see
   :class:`PartitionScaler`), the likelihood uses the raw counts.
 * **Intensity model** (§4.2, eqs. 8–10): one recurrent network (LSTM by default) reads the
@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 
 from baselines._torch import torch_threads
-from benchmark.convert import binned_counts
-from benchmark.method import Clusterer, check_input
-from benchmark.process_memory import heap_kept_for_reuse, release_freed_memory
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.convert import binned_counts
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.process_memory import heap_kept_for_reuse, release_freed_memory
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 AUTO_STEPS_MIN, AUTO_STEPS_MAX = 8, 128
 FORWARD_FLOATS = 1 << 25  # cap on pairs x n_steps x hidden per no-grad forward (128 MiB)

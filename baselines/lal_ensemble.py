@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 
 from baselines.lal import LAL
-from benchmark.registry import register_method
+from benchmark.core.registry import register_method
 
 #: LAL parameters whose defaults differ here: Table 7's R and the short per-run schedule
 ENSEMBLE_DEFAULTS = {"n_ensemble": 20, "n_em_epochs": 20, "n_m_epochs": 5, "n_prune_epochs": 4,

@@ -21,7 +21,7 @@ length and T = Σ_u n(u):
 Both steps are sums over users of sparse products (``N^T R`` with N the (users × types) count
 matrix and R the (users × clusters) assignment), so they run chunk by chunk: :meth:`fit` walks an
 in-memory count matrix in row blocks and :meth:`fit_stored` streams a stored dataset's Parquet
-shards (``benchmark.storage.iter_shards``), first compressing every shard into its sparse count
+shards (``benchmark.core.storage.iter_shards``), first compressing every shard into its sparse count
 matrix (the "pre-computed user data" of the paper's Pig job) and then running EM over those.
 
 One documented departure, ``cluster_prior``: with the paper's p(c|b) = p(c) p(b|c) / p(b)
@@ -42,9 +42,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 ASSIGNMENTS = ("hard", "soft")
 CLUSTER_PRIORS = ("uniform", "learned")
@@ -170,7 +170,7 @@ class PlsaEM(Clusterer):
         return self
 
     def fit_stored(self, path: Path | str, spill_dir: Path | str | None = None) -> "PlsaEM":
-        """Fit out of core on a stored dataset directory (``benchmark.storage`` format).
+        """Fit out of core on a stored dataset directory (``benchmark.core.storage`` format).
 
         One pass over ``iter_shards(path)`` turns each shard into its sparse count matrix, written
         to ``spill_dir`` (a temporary directory by default, removed afterwards; on an error the
@@ -178,7 +178,7 @@ class PlsaEM(Clusterer):
         then loads one shard's counts at a time, so memory holds one shard plus the
         (n_types × C) tables. Sets ``labels_`` for all stored sequences in order.
         """
-        from benchmark.storage import iter_shards, read_meta
+        from benchmark.core.storage import iter_shards, read_meta
 
         self._validate_params()
         n_types = int(read_meta(Path(path))["n_types"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 
 @register_method("random")

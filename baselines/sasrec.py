@@ -36,9 +36,9 @@ import math
 import numpy as np
 
 from baselines._torch import torch_threads
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 LOSSES = ("bce", "gbce")
 POOLINGS = ("last", "mean")

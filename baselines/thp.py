@@ -29,9 +29,9 @@ from typing import Callable
 
 import numpy as np
 
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 
 def gauss_legendre_unit(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,7 +213,7 @@ class TransformerHawkesKMeans(Clusterer):
         padded with n_types, lengths (N,), tail (N,) = window end - last kept event (scaled)."""
         import torch
 
-        from benchmark.convert import to_padded
+        from benchmark.core.convert import to_padded
 
         times, types, lengths, _ = to_padded(seqs, max_len=self.max_len)
         first = times[:, :1].clone()
@@ -384,7 +384,7 @@ class TransformerHawkesKMeans(Clusterer):
     def log_likelihood(self, seqs: EventSequences, n_nodes: int = 32) -> float:
         """Held-out log-likelihood per scored event (all but each first event), in the data's
         time unit, with :func:`point_process_loglik` (``n_nodes`` quadrature nodes per interval)."""
-        from benchmark.convert import to_padded
+        from benchmark.core.convert import to_padded
 
         self._check_fitted(seqs)
         total, count = 0.0, 0

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from baselines._series import check_series_params, count_series, inter_event_times
-from benchmark.method import Clusterer, check_input
-from benchmark.registry import register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.method import Clusterer, check_input
+from benchmark.core.registry import register_method
+from benchmark.core.sequences import EventSequences
 
 FEATURE_SETS = ("minimal", "fast", "efficient", "comprehensive")
 MAX_ROWS_PER_CHUNK = 4_000_000  # long-format rows handed to tsfresh at once (bounds memory)
@@ -32,7 +32,9 @@ COSTLY_CALCULATORS = (
 def feature_settings(feature_set: str) -> dict:
     """tsfresh calculator settings of a named feature set (see :data:`FEATURE_SETS`)."""
     from tsfresh.feature_extraction import (
-        ComprehensiveFCParameters, EfficientFCParameters, MinimalFCParameters,
+        ComprehensiveFCParameters,
+        EfficientFCParameters,
+        MinimalFCParameters,
     )
 
     if feature_set not in FEATURE_SETS:

@@ -10,7 +10,7 @@ Each sequence becomes a multivariate series with one channel per event type (see
 from __future__ import annotations
 
 from baselines._series import TslearnSeriesClusterer, tslearn_clustering
-from benchmark.registry import register_method
+from benchmark.core.registry import register_method
 
 METRICS = ("euclidean", "dtw", "softdtw")
 

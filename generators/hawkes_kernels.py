@@ -612,7 +612,12 @@ def tick_simulator(params: HawkesParams, end_time: float, seed: int = 0):
     boxes a constant ``TimeFunction`` on [0, width].
     """
     from tick.base import TimeFunction
-    from tick.hawkes import HawkesKernel0, HawkesKernelExp, HawkesKernelTimeFunc, SimuHawkes
+    from tick.hawkes import (
+        HawkesKernel0,
+        HawkesKernelExp,
+        HawkesKernelTimeFunc,
+        SimuHawkes,
+    )
 
     kern = params.kernels
     c = params.n_types

@@ -26,13 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.dataset import Dataset
-from benchmark.registry import LoadContext, UnknownNameError, register_dataset
-from benchmark.sequences import EventSequences
-from benchmark.storage import concatenate, save_dataset
+from benchmark.core.dataset import Dataset
+from benchmark.core.registry import LoadContext, UnknownNameError, register_dataset
+from benchmark.core.sequences import EventSequences
+from benchmark.core.storage import concatenate, save_dataset
 
-from .hawkes_kernels import (BoxKernels, ExpKernels, HawkesParams, SinKernels, log_likelihood,
-                             simulate_hawkes, window_for_mean_count)
+from .hawkes_kernels import (
+    BoxKernels,
+    ExpKernels,
+    HawkesParams,
+    SinKernels,
+    log_likelihood,
+    simulate_hawkes,
+    window_for_mean_count,
+)
 
 GENERATOR_VERSION = "1"  # bump when the generated data change
 FAMILIES = ("exp", "sin", "trunc")

@@ -5,10 +5,10 @@ The five clusters' parameters follow the ``exp`` protocol of :mod:`generators.ha
 (LAL Table 1: Huge, mean length 50). The data are never held in memory at once: shard ``s``
 (``shard_size`` sequences, an equal share of every cluster, shuffled within the shard) is
 simulated from its own child seed, by a pool of worker processes, and written by
-:class:`benchmark.storage.DatasetWriter` as soon as it is ready, in shard order. The result is
+:class:`benchmark.core.storage.DatasetWriter` as soon as it is ready, in shard order. The result is
 therefore identical whatever the number of workers. The writer works in a temporary directory
 renamed into place at the end, so an error (a full disk included) leaves nothing at the target.
-Read it back lazily with :func:`benchmark.storage.iter_shards`.
+Read it back lazily with :func:`benchmark.core.storage.iter_shards`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Iterator
 
 import numpy as np
 
-from benchmark.catalog import dataset_dir
-from benchmark.registry import LoadContext, register_dataset
-from benchmark.sequences import EventSequences
-from benchmark.storage import DatasetWriter, concatenate, read_meta
+from benchmark.core.catalog import dataset_dir
+from benchmark.core.registry import LoadContext, register_dataset
+from benchmark.core.sequences import EventSequences
+from benchmark.core.storage import DatasetWriter, concatenate, read_meta
 
 from .hawkes_kernels import HawkesParams, window_for_mean_count
 from .hawkes_synthetic import GENERATOR_VERSION, draw_cluster_params, simulate_nonempty

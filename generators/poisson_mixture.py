@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.dataset import Dataset
-from benchmark.registry import LoadContext, register_dataset
-from benchmark.sequences import EventSequences
+from benchmark.core.dataset import Dataset
+from benchmark.core.registry import LoadContext, register_dataset
+from benchmark.core.sequences import EventSequences
 
 
 def simulate_poisson_mixture(

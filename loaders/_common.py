@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.sequences import EventSequences
+from benchmark.core.sequences import EventSequences
 from loaders._fetch import DataFormatError
 
 

@@ -10,9 +10,9 @@ the data directory, sha256, source URLs). :func:`fetch` returns their local path
    final path). Downloads are skipped when the environment variable ``EVSEQ_OFFLINE`` is set.
 
 Files found locally are checked against their sha256 too. When a file cannot be found or fetched,
-:class:`~benchmark.dataset.DatasetUnavailable` lists every expected path (the harness reports the
+:class:`~benchmark.core.dataset.DatasetUnavailable` lists every expected path (the harness reports the
 dataset as skipped with that message); a wrong checksum raises :class:`ChecksumMismatch`, a
-subclass of it and of :class:`~benchmark.storage.DatasetIntegrityError`.
+subclass of it and of :class:`~benchmark.core.storage.DatasetIntegrityError`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.catalog import OFFLINE_ENV
-from benchmark.dataset import DatasetUnavailable
-from benchmark.storage import DatasetIntegrityError
-from benchmark.registry import LoadContext
+from benchmark.core.catalog import OFFLINE_ENV
+from benchmark.core.dataset import DatasetUnavailable
+from benchmark.core.registry import LoadContext
+from benchmark.core.storage import DatasetIntegrityError
 
 DOWNLOAD_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20

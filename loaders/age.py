@@ -22,11 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.dataset import Dataset
-from benchmark.registry import LoadContext, register_dataset
-from benchmark.sequences import EventSequences
+from benchmark.core.dataset import Dataset
+from benchmark.core.registry import LoadContext, register_dataset
+from benchmark.core.sequences import EventSequences
 from loaders._common import (
-    encode_categories, group_into_sequences, numeric_column, read_table, row_name,
+    encode_categories,
+    group_into_sequences,
+    numeric_column,
+    read_table,
+    row_name,
 )
 from loaders._fetch import DataFormatError, RemoteFile, fetch
 

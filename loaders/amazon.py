@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.dataset import Dataset
-from benchmark.registry import LoadContext, register_dataset
-from benchmark.sequences import EventSequences
-from benchmark.storage import concatenate
+from benchmark.core.dataset import Dataset
+from benchmark.core.registry import LoadContext, register_dataset
+from benchmark.core.sequences import EventSequences
+from benchmark.core.storage import concatenate
 from loaders._fetch import DataFormatError, RemoteFile, fetch
 from loaders.easytpp import read_easytpp_pickle
 

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.dataset import Dataset, DatasetUnavailable
-from benchmark.sequences import EventSequences, SequenceValidationError
+from benchmark.core.dataset import Dataset, DatasetUnavailable
+from benchmark.core.sequences import EventSequences, SequenceValidationError
 from loaders._fetch import DataFormatError
-
 
 _ALLOWED_CLASSES = {  # numpy scalars and their dtypes, which some EasyTPP writers leave in
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"), ("numpy", "dtype"),
@@ -129,7 +128,7 @@ def load_easytpp_hf(source: str | Path, split: str = "test") -> Dataset:
     """
     import datasets
 
-    from benchmark.convert import from_hf_dataset
+    from benchmark.core.convert import from_hf_dataset
 
     local = Path(source)
     try:

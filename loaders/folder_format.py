@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.dataset import Dataset
-from benchmark.sequences import EventSequences
+from benchmark.core.dataset import Dataset
+from benchmark.core.sequences import EventSequences
 from loaders._common import encode_categories, numeric_column, read_table, row_name
 from loaders._fetch import DataFormatError
 

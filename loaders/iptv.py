@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.dataset import Dataset
-from benchmark.registry import LoadContext, register_dataset
-from benchmark.sequences import EventSequences
+from benchmark.core.dataset import Dataset
+from benchmark.core.registry import LoadContext, register_dataset
+from benchmark.core.sequences import EventSequences
 from loaders._common import drop_last_event
 from loaders._fetch import DataFormatError, RemoteFile, fetch
 

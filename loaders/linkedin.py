@@ -20,12 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.dataset import Dataset, DatasetUnavailable
-from benchmark.registry import LoadContext, register_dataset
-from benchmark.sequences import EventSequences
+from benchmark.core.dataset import Dataset, DatasetUnavailable
+from benchmark.core.registry import LoadContext, register_dataset
+from benchmark.core.sequences import EventSequences
 from loaders._common import (
-    drop_last_event, encode_categories, group_into_sequences, numeric_column, read_table,
-    row_name, show,
+    drop_last_event,
+    encode_categories,
+    group_into_sequences,
+    numeric_column,
+    read_table,
+    row_name,
+    show,
 )
 from loaders._fetch import ChecksumMismatch, DataFormatError, RemoteFile, fetch
 

@@ -22,10 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.dataset import Dataset
-from benchmark.sequences import EventSequences
+from benchmark.core.dataset import Dataset
+from benchmark.core.sequences import EventSequences
 from loaders._common import (
-    encode_categories, group_into_sequences, numeric_column, read_table, row_name, show,
+    encode_categories,
+    group_into_sequences,
+    numeric_column,
+    read_table,
+    row_name,
+    show,
 )
 from loaders._fetch import DataFormatError
 

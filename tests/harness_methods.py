@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 
-from benchmark.dataset import Dataset
-from benchmark.method import Clusterer
-from benchmark.registry import LoadContext, register_dataset, register_method
-from benchmark.sequences import EventSequences
+from benchmark.core.dataset import Dataset
+from benchmark.core.method import Clusterer
+from benchmark.core.registry import LoadContext, register_dataset, register_method
+from benchmark.core.sequences import EventSequences
 
 
 @register_dataset("test_tiny", kind="toy", n_clusters=2, version="1")

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.method import Clusterer
-from benchmark.registry import register_method
+from benchmark.core.method import Clusterer
+from benchmark.core.registry import register_method
 
 LABEL_FILES = ("labels.parquet", "clusters.csv", "labels.npy", "record.json", "results.csv",
                "per_seed.csv")
@@ -195,7 +195,7 @@ class Hostile(Clusterer):
                 pass
         # 6. the suite's own modules: cache/data directories, materialize, load_labels
         try:
-            from benchmark import catalog, storage
+            from benchmark.core import catalog, storage
 
             name = seqs.meta.get("name", "")
             for cache in {str(catalog.resolve_cache_dir()), *map(str, self.targets)}:

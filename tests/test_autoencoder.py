@@ -10,9 +10,9 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from baselines.autoencoder import ConvAutoencoderKMeans, count_image  # noqa: E402
-from benchmark.metrics import purity_score  # noqa: E402
-from benchmark.registry import get_method  # noqa: E402
-from benchmark.sequences import EventSequences  # noqa: E402
+from benchmark.core.registry import get_method  # noqa: E402
+from benchmark.core.sequences import EventSequences  # noqa: E402
+from benchmark.harness.metrics import purity_score  # noqa: E402
 from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
 
 SMALL = dict(n_steps=8, hidden_channels=(4, 8), latent_dim=3, n_epochs=2, batch_size=8, n_init=1)

@@ -8,10 +8,16 @@ import numpy as np
 import pytest
 
 from baselines.cohortney import (
-    PEEK_SCHEDULE_HOURS, QUANTILE_GRID, Cohortney, _peek_outcome, check_delay, peek_schedule,
-    spectrum_clustering, weight_vectors,
+    PEEK_SCHEDULE_HOURS,
+    QUANTILE_GRID,
+    Cohortney,
+    _peek_outcome,
+    check_delay,
+    peek_schedule,
+    spectrum_clustering,
+    weight_vectors,
 )
-from benchmark.sequences import EventSequences
+from benchmark.core.sequences import EventSequences
 from generators.poisson_mixture import simulate_poisson_mixture
 
 FAST = dict(n_grid=4, max_scale=3, min_cluster_size=5, verbose=False)

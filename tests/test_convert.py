@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
-from benchmark import convert
-from benchmark.sequences import EventSequences, SequenceValidationError
+from benchmark.core import convert
+from benchmark.core.sequences import EventSequences, SequenceValidationError
 from tests.test_sequences import event_sequences, make
 
 

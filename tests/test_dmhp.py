@@ -9,7 +9,7 @@ import pytest
 from scipy.special import erf
 
 from baselines.dmhp import DMHP, basis_statistics, gaussian_basis, observation_origins
-from benchmark.sequences import EventSequences
+from benchmark.core.sequences import EventSequences
 from generators.poisson_mixture import simulate_poisson_mixture
 
 QUICK = dict(n_init=1, max_outer=15, inner_max=5, max_clusters=4, verbose=False)

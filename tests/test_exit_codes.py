@@ -7,12 +7,18 @@ import pandas as pd
 import pytest
 
 import tests.harness_methods  # noqa: F401  (registers test methods and datasets)
-from benchmark import convert
-from benchmark.cli import main
-from benchmark.dataset import Dataset, DatasetUnavailable
-from benchmark.method import Clusterer
-from benchmark.registry import DATASETS, METHODS, discover, register_dataset, register_method
-from benchmark.sequences import SequenceValidationError
+from benchmark.core import convert
+from benchmark.core.dataset import Dataset, DatasetUnavailable
+from benchmark.core.method import Clusterer
+from benchmark.core.registry import (
+    DATASETS,
+    METHODS,
+    discover,
+    register_dataset,
+    register_method,
+)
+from benchmark.core.sequences import SequenceValidationError
+from benchmark.harness.cli import main
 from generators.poisson_mixture import simulate_poisson_mixture
 from loaders._fetch import DataFormatError
 

@@ -13,14 +13,34 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmark.registry import DATASETS, LoadContext, UnknownNameError, discover
-from benchmark.storage import DatasetWriter, iter_shards, load_dataset, read_meta, save_dataset
-from generators.hawkes_kernels import (BoxKernels, ExpKernels, HawkesParams, SinKernels,
-                                       log_likelihood, mean_count_curve, rescaled_intervals,
-                                       simulate_hawkes, window_for_mean_count)
-from generators.hawkes_synthetic import (FAMILIES, PAPER_MEAN_LENGTH, draw_cluster_params,
-                                         generate_to_dir, make_lal_dataset,
-                                         true_cluster_log_likelihoods, truncated_sin_kernels)
+from benchmark.core.registry import DATASETS, LoadContext, UnknownNameError, discover
+from benchmark.core.storage import (
+    DatasetWriter,
+    iter_shards,
+    load_dataset,
+    read_meta,
+    save_dataset,
+)
+from generators.hawkes_kernels import (
+    BoxKernels,
+    ExpKernels,
+    HawkesParams,
+    SinKernels,
+    log_likelihood,
+    mean_count_curve,
+    rescaled_intervals,
+    simulate_hawkes,
+    window_for_mean_count,
+)
+from generators.hawkes_synthetic import (
+    FAMILIES,
+    PAPER_MEAN_LENGTH,
+    draw_cluster_params,
+    generate_to_dir,
+    make_lal_dataset,
+    true_cluster_log_likelihoods,
+    truncated_sin_kernels,
+)
 from generators.huge import write_huge
 
 LAL_NAMES = [("" if f == "exp" else f + "_") + f"K{k}_C5" for f in FAMILIES for k in (2, 3, 4, 5)]
@@ -139,7 +159,7 @@ def test_true_parameters_classify_their_own_sequences(family):
 
 
 def test_oracle_cli_needs_true_parameters(cache_dir, capsys):
-    from benchmark.cli import main
+    from benchmark.harness.cli import main
 
     assert main(["oracle", "poisson_mixture"]) == 2
     assert "no true Hawkes parameters" in capsys.readouterr().err
@@ -190,7 +210,7 @@ def test_fingerprint_is_the_same_on_other_cpu_code_paths(tmp_path):
     sha256) can differ between machines, the fingerprint must not. Emulated here by switching
     numpy's AVX-512 dispatch and OpenBLAS's kernels off (a no-op on CPUs without them)."""
     script = ("import sys; from generators.hawkes_synthetic import make_lal_dataset; "
-              "from benchmark.storage import read_meta, save_dataset; "
+              "from benchmark.core.storage import read_meta, save_dataset; "
               "save_dataset(make_lal_dataset('exp', 2, n_per_cluster=100), sys.argv[1]); "
               "m = read_meta(sys.argv[1]); print(m['sha256'], m['fingerprint'])")
     root = Path(__file__).resolve().parent.parent
@@ -370,7 +390,7 @@ def test_generate_to_dir_full_disk_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_huge_loader_reuses_the_cache(tmp_path):
-    from benchmark.catalog import dataset_dir
+    from benchmark.core.catalog import dataset_dir
 
     discover()
     target = dataset_dir("Huge", tmp_path)

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import tests.harness_methods  # noqa: F401  (registers test methods and datasets)
-from benchmark.catalog import materialize
-from benchmark.cli import main
-from benchmark.evaluate import RESULT_COLUMNS, iter_run_dirs
-from benchmark.runner import plan_runs, run_plan
+from benchmark.core.catalog import materialize
+from benchmark.harness.cli import main
+from benchmark.harness.evaluate import RESULT_COLUMNS, iter_run_dirs
+from benchmark.harness.runner import plan_runs, run_plan
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -116,9 +116,9 @@ def test_dry_run_lists_what_is_left_with_estimates_and_runs_nothing(tmp_path, ca
 def test_runs_survive_a_dataset_regenerated_with_other_last_bits(tmp_path, cache_dir):
     """Another CPU regenerates a synthetic set with other float last bits (another sha256):
     the finished run is still found (not rerun) and evaluated; a real change is not."""
-    from benchmark.catalog import write_index_entry
-    from benchmark.dataset import Dataset
-    from benchmark.storage import load_dataset, read_meta, save_dataset
+    from benchmark.core.catalog import write_index_entry
+    from benchmark.core.dataset import Dataset
+    from benchmark.core.storage import load_dataset, read_meta, save_dataset
 
     res = tmp_path / "res"
     args = ["run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds", "0",
@@ -226,7 +226,7 @@ def test_cli_errors_and_list(capsys, cache_dir):
 
 
 def test_stale_tmp_cleanup_spares_live_harnesses(tmp_path):
-    from benchmark.runner import clean_stale_tmp
+    from benchmark.harness.runner import clean_stale_tmp
 
     base = tmp_path / "runs" / "m" / "d"
     live = base / f".seed0-abc.{os.getppid()}.x1.tmp"  # the pytest parent: alive
@@ -249,7 +249,7 @@ def test_report_marks_time_cells_whose_seeds_ran_on_different_machines():
     """A runtime mean over seeds from a GPU machine and a 2-core VM must not pass silently."""
     import pandas as pd
 
-    from benchmark.report import _mixed_machine_cells, build_table
+    from benchmark.harness.report import _mixed_machine_cells, build_table
 
     vm = {"cpu": "AMD EPYC", "n_cpus": 2}
     gpu_box = {"cpu": "Xeon", "n_cpus": 16, "gpu": "H100"}
@@ -272,7 +272,7 @@ def test_report_marks_time_cells_whose_seeds_ran_on_different_machines():
 
 
 def test_purity_table_ends_with_the_oracle_row():
-    from benchmark.report import ORACLE_ROW, build_table
+    from benchmark.harness.report import ORACLE_ROW, build_table
 
     res = pd.DataFrame([{"method": "dmhp", "dataset": d, "metric": m, "mean": 0.9, "std": 0.0,
                          "n_seeds": 5} for d in ("K2_C5", "K3_C5") for m in ("purity", "ari")])
@@ -305,8 +305,8 @@ def test_evaluate_skip_leaves_metrics_for_a_later_call(tmp_path, cache_dir):
 def test_unkeyed_default_leaves_the_run_key_unchanged(monkeypatch):
     """A parameter listed in ``unkeyed_defaults`` is left out of the key at that value (the
     runs committed before it existed stay valid) and keyed like any other at another value."""
-    from benchmark.registry import get_method
-    from benchmark.runner import RunSpec
+    from benchmark.core.registry import get_method
+    from benchmark.harness.runner import RunSpec
 
     cls = get_method("lal")
     params = cls.default_params()

@@ -13,12 +13,25 @@ import pyarrow.parquet as pq
 import pytest
 
 import tests.harness_methods  # noqa: F401  (registers test_tiny and test_tiny_shuffled)
-from benchmark.catalog import (clean_stale_cache_tmp, dataset_dir, index_file, materialize,
-                               verify_entry)
-from benchmark.dataset import DatasetUnavailable
-from benchmark.registry import register_dataset
-from benchmark.storage import (DatasetIntegrityError, DatasetWriter, load_dataset, load_labels,
-                               load_sequences, read_meta, save_dataset, verify_dataset)
+from benchmark.core.catalog import (
+    clean_stale_cache_tmp,
+    dataset_dir,
+    index_file,
+    materialize,
+    verify_entry,
+)
+from benchmark.core.dataset import DatasetUnavailable
+from benchmark.core.registry import register_dataset
+from benchmark.core.storage import (
+    DatasetIntegrityError,
+    DatasetWriter,
+    load_dataset,
+    load_labels,
+    load_sequences,
+    read_meta,
+    save_dataset,
+    verify_dataset,
+)
 from generators.poisson_mixture import simulate_poisson_mixture
 
 

@@ -12,12 +12,17 @@ torch = pytest.importorskip("torch")
 
 from baselines._lal_net import IntensityNet, poisson_log_likelihood  # noqa: E402
 from baselines.lal import (  # noqa: E402
-    LAL, PartitionScaler, _cluster_log_likelihoods, _relabel, _sampled_pairs)
-from benchmark.dataset import Dataset  # noqa: E402
-from benchmark.metrics import purity_score  # noqa: E402
-from benchmark.process_memory import HEAP_REUSE_ENV  # noqa: E402
-from benchmark.registry import METHODS, discover  # noqa: E402
-from benchmark.sequences import EventSequences  # noqa: E402
+    LAL,
+    PartitionScaler,
+    _cluster_log_likelihoods,
+    _relabel,
+    _sampled_pairs,
+)
+from benchmark.core.dataset import Dataset  # noqa: E402
+from benchmark.core.process_memory import HEAP_REUSE_ENV  # noqa: E402
+from benchmark.core.registry import METHODS, discover  # noqa: E402
+from benchmark.core.sequences import EventSequences  # noqa: E402
+from benchmark.harness.metrics import purity_score  # noqa: E402
 from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
 
 TINY = dict(n_em_epochs=3, n_m_epochs=1, n_prune_epochs=1, hidden_size=8, batch_size=64,
@@ -232,8 +237,8 @@ def test_split_is_accepted_only_by_likelihood(two_clusters):
 
 def test_label_firewall_shuffled_labels_same_output(tmp_path):
     """Run through the harness worker twice on stored copies whose labels are permuted."""
-    from benchmark.storage import load_sequences, save_dataset
-    from benchmark.worker import fit_and_write
+    from benchmark.core.storage import load_sequences, save_dataset
+    from benchmark.harness.worker import fit_and_write
 
     d = simulate_poisson_mixture(n_per_cluster=30, n_clusters=2, n_types=3, mean_length=15,
                                  seed=2)
@@ -460,7 +465,7 @@ def test_sampled_m_step_same_as_all_at_two_clusters_and_runs_at_more(two_cluster
 def test_perf_huge_reports_time_memory_and_purity(capsys):
     """``python -m benchmark perf lal huge`` runs one child process per size and prints one row
     with seconds per EM epoch, peak RSS, clusters found and purity."""
-    from benchmark.perf_lal import main
+    from benchmark.perf.lal import main
 
     assert main(["huge", "--sizes", "100", "--em-epochs", "1"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -477,7 +482,7 @@ def test_perf_epoch_compares_settings(capsys):
     (One thread here: two torch threads on a CI machine already busy with the other test
     worker make OpenMP spin-wait, which is what the command exists to show, not what a test
     should do.)"""
-    from benchmark.perf_lal import main
+    from benchmark.perf.lal import main
 
     env_before = os.environ.get(HEAP_REUSE_ENV)
     assert main(["epoch", "--family", "exp", "--clusters", "2", "--em-epochs", "1",
@@ -504,7 +509,7 @@ def test_release_freed_memory_reaches_glibc():
     fallback of other platforms."""
     import platform
 
-    from benchmark.process_memory import _malloc_trim, release_freed_memory
+    from benchmark.core.process_memory import _malloc_trim, release_freed_memory
 
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert _malloc_trim() is not None

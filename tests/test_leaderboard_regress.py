@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.cli import main
+from benchmark.harness.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "leaderboard" / "ci_reference.csv"

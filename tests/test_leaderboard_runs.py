@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.evaluate import chosen_runs
-from benchmark.registry import discover, get_method
-from benchmark.runner import RunSpec
+from benchmark.core.registry import discover, get_method
+from benchmark.harness.evaluate import chosen_runs
+from benchmark.harness.runner import RunSpec
 
 LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
 

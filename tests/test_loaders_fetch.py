@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.dataset import DatasetUnavailable
-from benchmark.registry import LoadContext
+from benchmark.core.dataset import DatasetUnavailable
+from benchmark.core.registry import LoadContext
 from loaders._fetch import ChecksumMismatch, RemoteFile, download, download_dir, fetch
 
 CONTENT = b"id,time,event\n1,0.5,a\n"

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmark.dataset import DatasetUnavailable
-from benchmark.registry import LoadContext
+from benchmark.core.dataset import DatasetUnavailable
+from benchmark.core.registry import LoadContext
 from loaders._fetch import ChecksumMismatch, DataFormatError
 from loaders.age import age as age_registered
 from loaders.age import load_age
@@ -253,8 +253,8 @@ def test_easytpp_truncated_and_foreign_pickles(tmp_path):
 
 def test_easytpp_hf_from_local_copy(tmp_path):
     pytest.importorskip("datasets")
-    from benchmark.convert import to_hf_dataset
-    from benchmark.sequences import EventSequences
+    from benchmark.core.convert import to_hf_dataset
+    from benchmark.core.sequences import EventSequences
 
     seqs = EventSequences.from_lists([[0.0, 1.5, 2.0], [0.0, 4.0]], [[1, 0, 1], [2, 2]], n_types=3)
     to_hf_dataset(seqs).save_to_disk(str(tmp_path / "hf"))
@@ -449,8 +449,8 @@ def test_long_table_corrupt_parquet(tmp_path):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_long_table_round_trips_to_pandas_output(tmp_path, data):
-    from benchmark.convert import to_pandas
-    from benchmark.sequences import EventSequences
+    from benchmark.core.convert import to_pandas
+    from benchmark.core.sequences import EventSequences
 
     n_types = data.draw(st.integers(1, 4))
     lengths = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=6))

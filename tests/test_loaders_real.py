@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.registry import LoadContext, get_dataset
-from benchmark.storage import load_dataset, save_dataset
+from benchmark.core.registry import LoadContext, get_dataset
+from benchmark.core.storage import load_dataset, save_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from benchmark.metrics import (MetricInput, ari, macro_ovr_auc, n_clusters, nmi, probe_split,
-                               purity_score, roc_auc)
+from benchmark.harness.metrics import (
+    MetricInput,
+    ari,
+    macro_ovr_auc,
+    n_clusters,
+    nmi,
+    probe_split,
+    purity_score,
+    roc_auc,
+)
 from tests.test_sequences import make
 
 

@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("catboost")
 
-from benchmark import metrics_catboost as mc  # noqa: E402
-from benchmark.metrics import MetricInput  # noqa: E402
-from benchmark.registry import METRICS  # noqa: E402
+from benchmark.core.registry import METRICS  # noqa: E402
+from benchmark.harness import metrics_catboost as mc  # noqa: E402
+from benchmark.harness.metrics import MetricInput  # noqa: E402
 
 NAMES = ("catboost_roc_auc", "catboost_precision", "catboost_recall")
 
@@ -90,6 +90,6 @@ def test_missing_catboost_skips_with_logged_reason(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "catboost", None)  # makes `import catboost` fail
     monkeypatch.setattr(mc, "_warned", [])
     emb, labels = _blobs()
-    with caplog.at_level(logging.WARNING, logger="benchmark.metrics_catboost"):
+    with caplog.at_level(logging.WARNING, logger="benchmark.harness.metrics_catboost"):
         assert mc.catboost_roc_auc(_input(emb, labels, seed=11)) is None
     assert "catboost is not importable" in caplog.text

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.cli import main
-from benchmark.paired import compare, format_summary
+from benchmark.harness.cli import main
+from benchmark.harness.paired import compare, format_summary
 
 
 def write_run(results, method, dataset, seed, purity, n_clusters, key="k0", **extra):

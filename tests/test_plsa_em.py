@@ -7,10 +7,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from baselines.plsa_em import PlsaEM, beacon_counts, initial_clusters
-from benchmark.perf_plsa import simulate_multinomial_mixture, write_multinomial_mixture
-from benchmark.registry import get_method
-from benchmark.sequences import EventSequences
-from benchmark.storage import DatasetIntegrityError
+from benchmark.core.registry import get_method
+from benchmark.core.sequences import EventSequences
+from benchmark.core.storage import DatasetIntegrityError
+from benchmark.perf.plsa import simulate_multinomial_mixture, write_multinomial_mixture
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_chunking_does_not_change_the_result(mixture):
 def test_out_of_core_fit_over_parquet_shards(tmp_path):
     path = write_multinomial_mixture(tmp_path / "mix", n_users=1500, n_clusters=3, n_types=20,
                                      mean_length=30, concentration=0.3, seed=2, shard_size=400)
-    from benchmark.storage import load_dataset
+    from benchmark.core.storage import load_dataset
 
     ds = load_dataset(path)
     spill = tmp_path / "spill"
@@ -151,7 +151,7 @@ def test_bad_parameters_and_unfitted_use():
 
 
 def test_perf_command_runs_all_paths_on_a_small_set(tmp_path, capsys):
-    from benchmark.perf_plsa import main
+    from benchmark.perf.plsa import main
 
     out = tmp_path / "perf.json"
     assert main(["--n-users", "3000", "--n-types", "10", "--json", str(out)]) == 0

@@ -1,4 +1,4 @@
-"""benchmark.process_memory: keeping freed heap memory for reuse (glibc only)."""
+"""benchmark.core.process_memory: keeping freed heap memory for reuse (glibc only)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.process_memory import HEAP_REUSE_ENV
+from benchmark.core.process_memory import HEAP_REUSE_ENV
 
 glibc = pytest.mark.skipif(
     not (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"),
@@ -26,7 +26,7 @@ PAGES = BUFFER_BYTES // 4096
 # from free heap space depends on what the process allocated before, e.g. earlier tests.
 PROBE = r"""
 import ctypes, json, resource, sys
-from benchmark.process_memory import heap_kept_for_reuse
+from benchmark.core.process_memory import heap_kept_for_reuse
 
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p

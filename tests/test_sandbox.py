@@ -18,13 +18,13 @@ import pytest
 
 import tests.harness_methods  # noqa: F401  (test datasets)
 import tests.hostile_method  # noqa: F401  (registers test-hostile)
-from benchmark import sandbox
-from benchmark.catalog import materialize
-from benchmark.evaluate import evaluate_runs
-from benchmark.report import build_report
-from benchmark.runner import plan_runs, run_plan
-from benchmark.sequences import EventSequences
-from benchmark.storage import load_labels
+from benchmark.core.catalog import materialize
+from benchmark.core.sequences import EventSequences
+from benchmark.core.storage import load_labels
+from benchmark.harness import sandbox
+from benchmark.harness.evaluate import evaluate_runs
+from benchmark.harness.report import build_report
+from benchmark.harness.runner import plan_runs, run_plan
 
 REPO = Path(__file__).resolve().parent.parent
 

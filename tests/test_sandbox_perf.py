@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from benchmark import sandbox
-from benchmark.runner import execute, plan_runs
-from benchmark.sandbox import Workspace
+from benchmark.harness import sandbox
+from benchmark.harness.runner import execute, plan_runs
+from benchmark.harness.sandbox import Workspace
 
 pytestmark = pytest.mark.perf
 

@@ -9,8 +9,8 @@ from sklearn.metrics import adjusted_rand_score
 torch = pytest.importorskip("torch")
 
 from baselines.sasrec import SASRec, last_events_padded  # noqa: E402
-from benchmark.registry import get_method  # noqa: E402
-from benchmark.sequences import EventSequences  # noqa: E402
+from benchmark.core.registry import get_method  # noqa: E402
+from benchmark.core.sequences import EventSequences  # noqa: E402
 
 SMALL = dict(hidden_size=32, n_blocks=1, max_len=20, n_epochs=10, batch_size=32, lr=5e-3)
 

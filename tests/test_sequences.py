@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.sequences import EventSequences, SequenceValidationError
+from benchmark.core.sequences import EventSequences, SequenceValidationError
 
 
 def make(times, types, n_types=3, **kw):

@@ -3,9 +3,17 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.dataset import Dataset
-from benchmark.storage import (DatasetIntegrityError, DatasetWriter, dataset_fingerprint,
-                               iter_shards, load_dataset, load_sequences, read_meta, save_dataset)
+from benchmark.core.dataset import Dataset
+from benchmark.core.storage import (
+    DatasetIntegrityError,
+    DatasetWriter,
+    dataset_fingerprint,
+    iter_shards,
+    load_dataset,
+    load_sequences,
+    read_meta,
+    save_dataset,
+)
 from generators.poisson_mixture import simulate_poisson_mixture
 
 

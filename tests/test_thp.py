@@ -11,11 +11,13 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from baselines.thp import (  # noqa: E402
-    TransformerHawkesKMeans, gauss_legendre_unit, point_process_loglik,
+    TransformerHawkesKMeans,
+    gauss_legendre_unit,
+    point_process_loglik,
 )
-from benchmark.metrics import purity_score  # noqa: E402
-from benchmark.registry import get_method  # noqa: E402
-from benchmark.sequences import EventSequences  # noqa: E402
+from benchmark.core.registry import get_method  # noqa: E402
+from benchmark.core.sequences import EventSequences  # noqa: E402
+from benchmark.harness.metrics import purity_score  # noqa: E402
 from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
 
 SMALL = dict(d_model=16, d_inner=32, n_epochs=2, batch_size=16, n_init=1)
@@ -174,7 +176,7 @@ def test_clear_errors_on_degenerate_input(toy):
 
 
 def test_perf_command_runs_on_a_small_pickle(tmp_path, capsys):
-    from benchmark.perf_thp import main
+    from benchmark.perf.thp import main
 
     rng = np.random.default_rng(0)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.metrics import purity_score
-from benchmark.registry import discover, get_method
-from benchmark.sequences import EventSequences
+from benchmark.core.registry import discover, get_method
+from benchmark.core.sequences import EventSequences
+from benchmark.harness.metrics import purity_score
 
 pytest.importorskip("tsfresh")
 

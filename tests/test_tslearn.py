@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from baselines._series import count_series, inter_event_times, znormalised_series
-from benchmark.metrics import purity_score
-from benchmark.registry import discover, get_method
-from benchmark.sequences import EventSequences
+from benchmark.core.registry import discover, get_method
+from benchmark.core.sequences import EventSequences
+from benchmark.harness.metrics import purity_score
 
 pytest.importorskip("tslearn")
 

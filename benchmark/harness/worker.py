@@ -1,6 +1,6 @@
-"""The method's process of one (method, dataset, seed) run: ``python -m benchmark.worker``.
+"""The method's process of one (method, dataset, seed) run: ``python -m benchmark.harness.worker``.
 
-Started by the harness in a private working directory (see :mod:`benchmark.sandbox`), it reads
+Started by the harness in a private working directory (see :mod:`benchmark.harness.sandbox`), it reads
 ``request.json`` there (``method``, ``method_module``, ``params``, ``probe``, ``threads``,
 ``events``: the path of the events file), fits the method on those events only and writes into
 ``out/``: ``labels.npy`` (int64, N), ``embeddings.npy`` (float32, N x d),
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .process_memory import peak_rss_since_reset_mb
+from ..core.process_memory import peak_rss_since_reset_mb
 
 
 def _cpu_seconds() -> float:
@@ -51,8 +51,8 @@ def _check_embeddings(emb, n: int) -> np.ndarray:
 def fit_and_write(request: dict, seqs, out: Path) -> dict:
     """Fit ``request['method']`` on ``seqs`` and write its outputs into ``out``; return the
     result dict (also what ``result.json`` holds)."""
+    from ..core.registry import METHODS
     from .metrics import probe_split
-    from .registry import METHODS
 
     importlib.import_module(request["method_module"])  # registers the method (and nothing else)
     cls = METHODS[request["method"]]
@@ -87,8 +87,8 @@ def fit_and_write(request: dict, seqs, out: Path) -> dict:
 
 
 def main() -> int:
+    from ..core.storage import write_atomic_json
     from .sandbox import read_events
-    from .storage import write_atomic_json
 
     request = json.loads(Path("request.json").read_text())
     out = Path("out")

@@ -27,8 +27,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from benchmark.catalog import resolve_data_dir
-from benchmark.sequences import EventSequences
+from benchmark.core.catalog import resolve_data_dir
+from benchmark.core.sequences import EventSequences
 
 # the data folder beside the repository, used when neither --data-dir nor EVSEQ_DATA_DIR is given
 SIBLING_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -109,7 +109,7 @@ def heldout_loglik(intensity_fn, seqs: EventSequences, n_nodes: int,
     """Log-likelihood per scored event of ``seqs``;
     ``intensity_fn(part, times, types, elapsed)``."""
     from baselines.thp import point_process_loglik
-    from benchmark.convert import to_padded
+    from benchmark.core.convert import to_padded
 
     total, count = 0.0, 0
     for start in range(0, len(seqs), batch_size):

@@ -10,7 +10,7 @@ Subcommands:
   and its ratio to the paper's LAL time for that set (Table 3, authors' hardware); one fit per
   (thread count, ``m_step_pairs``, heap reuse) setting, with the speed-up over the first
   (``--heap-reuse off`` fits with ``EVSEQ_HEAP_REUSE=0``, i.e. glibc's default allocator
-  behaviour; see :func:`benchmark.process_memory.heap_kept_for_reuse`); with
+  behaviour; see :func:`benchmark.core.process_memory.heap_kept_for_reuse`); with
   ``--profile-top`` also the top functions by cumulative time (cProfile).
 * ``huge [--sizes 1000,10000,100000] [--em-epochs 2 | --full]``: for each size, simulate a
   Huge-protocol set (5 exp-Hawkes clusters, mean length 50), fit the paper profile for a few EM
@@ -38,8 +38,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmark.process_memory import (HEAP_REUSE_ENV, peak_rss_since_reset_mb, reset_peak_rss,
-                                      resident_mb)
+from benchmark.core.process_memory import (
+    HEAP_REUSE_ENV,
+    peak_rss_since_reset_mb,
+    reset_peak_rss,
+    resident_mb,
+)
 
 # Table 3 of the paper: LAL running time in seconds per synthetic set (authors' hardware)
 PAPER_SECONDS = {
@@ -146,8 +150,8 @@ def _int_list(text: str) -> list[int]:
 def huge_one(args: argparse.Namespace) -> int:
     """Child process: simulate, fit, print one JSON line."""
     from baselines.lal import LAL
-    from benchmark.metrics import purity_score
-    from benchmark.storage import load_labels, load_sequences
+    from benchmark.core.storage import load_labels, load_sequences
+    from benchmark.harness.metrics import purity_score
     from generators.huge import write_huge
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,7 +189,7 @@ def huge_cmd(args: argparse.Namespace) -> int:
     print(f"{'sequences':>10} {'EM epochs':>9} {'s/EM-epoch':>11} {'fit s':>8} {'fit CPU s':>9} "
           f"{'RSS data MB':>12} {'fit peak MB':>12} {'K':>3} {'purity':>7}")
     for size in _int_list(args.sizes):
-        cmd = [sys.executable, "-m", "benchmark.perf_lal", "huge-one", "--size", str(size),
+        cmd = [sys.executable, "-m", "benchmark.perf.lal", "huge-one", "--size", str(size),
                "--em-epochs", str(args.em_epochs), "--seed", str(args.seed)]
         out = subprocess.run(cmd + (["--full"] if args.full else []),
                              capture_output=True, text=True)

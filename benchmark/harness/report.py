@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.registry import METRICS, discover
+from ..core.storage import write_atomic_bytes
 from .evaluate import RESULT_COLUMNS, aggregate, chosen_runs, collect, failures
-from .registry import METRICS, discover
-from .storage import write_atomic_bytes
 
-PAPER_REFERENCE = Path(__file__).resolve().parent.parent / "leaderboard" / "paper_reference.csv"
+PAPER_REFERENCE = Path(__file__).resolve().parents[2] / "leaderboard" / "paper_reference.csv"
 ORACLE_REFERENCE = PAPER_REFERENCE.with_name("oracle_reference.csv")
 """Purity of the Bayes classifier with the true generator parameters per synthetic set, written
 by ``python -m benchmark oracle --write`` (columns ``dataset,n_sequences,purity,accuracy``)."""

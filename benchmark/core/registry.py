@@ -118,12 +118,6 @@ def discover() -> None:
     global _discovered
     if _discovered:
         return
-    import benchmark
-
-    for info in sorted(pkgutil.iter_modules(benchmark.__path__), key=lambda m: m.name):
-        if info.name == "metrics" or info.name.startswith("metrics_"):
-            importlib.import_module(f"benchmark.{info.name}")  # registers metrics
-
     for pkg_name in PLUGIN_PACKAGES:
         pkg = importlib.import_module(pkg_name)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.registry import METRICS, discover
 from .evaluate import collect
-from .registry import METRICS, discover
 from .report import _dataset_order, load_paper_reference
 
 EQUAL_TOL = 0.005
@@ -42,7 +42,7 @@ class Fit:
 def fits(results_dir: Path, metric: str, methods: frozenset[str] | None = None
          ) -> dict[tuple[str, str, int], Fit]:
     """(method, dataset, seed) -> :class:`Fit` for the runs the leaderboard would use
-    (:func:`benchmark.evaluate.collect`) that have ``metric``."""
+    (:func:`benchmark.harness.evaluate.collect`) that have ``metric``."""
     values: dict[tuple[str, str, int], dict[str, Any]] = {}
     for row in collect(Path(results_dir)):
         key = (row["method"], row["dataset"], row["seed"])

@@ -3,7 +3,7 @@
 A CatBoost classifier is trained on a method's embeddings (``MetricInput.embeddings``, from the fit
 on the full sequences) to predict the dataset's labels (``MetricInput.labels_true``: the true
 cluster on synthetic sets, the pseudo-label on real ones), with a held-out split by sequence
-(stratified, 30 % test, seeded by the run's seed: :func:`benchmark.metrics.probe_data`). On the
+(stratified, 30 % test, seeded by the run's seed: :func:`benchmark.harness.metrics.probe_data`). On the
 held-out sequences it reports
 
 * ``catboost_roc_auc``: one-vs-rest ROC-AUC, macro-averaged over classes (as the LAL probe);
@@ -20,8 +20,8 @@ import logging
 
 import numpy as np
 
+from ..core.registry import register_metric
 from .metrics import MetricInput, macro_ovr_auc, probe_data
-from .registry import register_metric
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import numpy as np
 _HUGE_CHILD = """
 import json, sys, time
 from generators.huge import write_huge
-from benchmark.storage import iter_shards
+from benchmark.core.storage import iter_shards
 out, n, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 t0 = time.perf_counter()
 write_huge(out, n_sequences=n, n_workers=workers)
@@ -46,7 +46,11 @@ def _cpus() -> int:
 
 def throughput(family: str, n_sequences: int, repeats: int) -> dict:
     """Events per second of ours and tick's on one cluster of ``family`` (best of ``repeats``)."""
-    from generators.hawkes_kernels import simulate_hawkes, simulate_hawkes_tick, window_for_mean_count
+    from generators.hawkes_kernels import (
+        simulate_hawkes,
+        simulate_hawkes_tick,
+        window_for_mean_count,
+    )
     from generators.hawkes_synthetic import PAPER_MEAN_LENGTH, draw_cluster_params
 
     params = draw_cluster_params(family, 5, np.random.default_rng(0))

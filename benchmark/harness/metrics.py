@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .registry import register_metric
-from .sequences import EventSequences
+from ..core.registry import register_metric
+from ..core.sequences import EventSequences
 
 PROBE_FRACTION = 0.9
 

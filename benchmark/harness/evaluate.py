@@ -14,12 +14,17 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .catalog import materialize
-from .dataset import DatasetUnavailable
+from ..core.catalog import materialize
+from ..core.dataset import DatasetUnavailable
+from ..core.registry import METRICS, discover, get_method, get_metric
+from ..core.storage import (
+    DatasetIntegrityError,
+    dataset_fingerprint,
+    load_labels,
+    load_sequences,
+    write_atomic_json,
+)
 from .metrics import MetricInput, probe_split
-from .registry import METRICS, discover, get_method, get_metric
-from .storage import (DatasetIntegrityError, dataset_fingerprint, load_labels, load_sequences,
-                      write_atomic_json)
 
 RESULT_COLUMNS = ["method", "dataset", "metric", "mean", "std", "n_seeds"]
 

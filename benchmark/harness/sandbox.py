@@ -1,6 +1,6 @@
 """The method's process and what it can see.
 
-A run's worker (``python -m benchmark.worker``) is started by :func:`worker_command` in a private,
+A run's worker (``python -m benchmark.harness.worker``) is started by :func:`worker_command` in a private,
 empty directory that holds only ``request.json`` (method, module, parameters, probe flag,
 threads) and reads the events from one file, ``events.npz``, written once per dataset by
 :func:`write_events`: ``times`` (float64, E), ``types`` (int32, E), ``offsets`` (int64, N + 1),
@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .sequences import EventSequences
+from ..core.sequences import EventSequences
 
 SANDBOX_MODES = ("auto", "bwrap", "none")
 EVENTS_FILE = "events.npz"
@@ -60,7 +60,7 @@ BOX_DIR = "/sandbox"  # the private working directory inside the bwrap sandbox
 CODE_PACKAGES = ("benchmark", "baselines")
 HIDDEN_PACKAGES = ("generators", "loaders")
 # Environment variables passed through (values, not paths of the suite); everything else is
-# dropped. EVSEQ_HEAP_REUSE is a switch of benchmark.process_memory ("0" or unset).
+# dropped. EVSEQ_HEAP_REUSE is a switch of benchmark.core.process_memory ("0" or unset).
 ENV_ALLOW = ("LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "EVSEQ_HEAP_REUSE")
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 RESULT_NUMBERS = ("n_sequences", "n_events", "wall_time_s", "cpu_time_s", "probe_wall_time_s",
@@ -197,7 +197,7 @@ def worker_command(mode: str, box: Path, events: Path, method_module: str, threa
     file ``events``. ``hidden`` are directories that must not be visible (data, cache, results,
     repository); under ``bwrap`` any of them inside a mounted directory is covered."""
     mounts, roots = _code_locations(method_module)
-    python = [sys.executable, "-m", "benchmark.worker"]
+    python = [sys.executable, "-m", "benchmark.harness.worker"]
     if mode == "none":
         home = str(box / "home")
         return python, _environment(threads, home, roots), str(box), None
@@ -318,7 +318,7 @@ class Workspace:
     def events(self, dataset_dir: Path, name: str, fingerprint: str) -> Path:
         """The events file of a stored dataset (verified when read; written on first use). Its
         name is the sequences' own ``meta["name"]``, else ``name``."""
-        from .storage import load_sequences
+        from ..core.storage import load_sequences
 
         with self._lock:
             if fingerprint not in self._events:
@@ -342,7 +342,7 @@ def clean_stale_workspaces() -> int:
     """Remove ``TMPDIR/evseq-PID-*`` directories whose harness process is gone; return how many."""
     import tempfile
 
-    from .storage import pid_alive
+    from ..core.storage import pid_alive
 
     n = 0
     for p in Path(tempfile.gettempdir()).glob("evseq-*-*"):

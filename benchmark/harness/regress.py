@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import METRICS, discover
+from ..core.registry import METRICS, discover
 
 COST_METRICS = {"wall_time_s", "cpu_time_s", "peak_rss_mb"}
 

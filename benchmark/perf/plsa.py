@@ -4,7 +4,7 @@ Runs, each in a fresh child process (so peak RSS is its own):
 
 * ``in-memory``: load the stored dataset with ``load_sequences`` and call ``PlsaEM.fit``;
 * ``chunked``: ``PlsaEM.fit_stored`` — the out-of-core path over the Parquet shards
-  (``benchmark.storage.iter_shards``), one shard's counts in memory at a time;
+  (``benchmark.core.storage.iter_shards``), one shard's counts in memory at a time;
 * ``reference``: scikit-learn ``KMeans`` (n_init=1, same K) on the users' event-type
   frequency vectors p(b|u), the usual way to cluster such histograms — the speed reference.
 
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset
-from .process_memory import peak_rss_mb
-from .sequences import EventSequences
+from ..core.dataset import Dataset
+from ..core.process_memory import peak_rss_mb
+from ..core.sequences import EventSequences
 
 
 def _mixture_shard(rng: np.random.Generator, labels: np.ndarray, beacon_given_cluster: np.ndarray,
@@ -74,7 +74,7 @@ def write_multinomial_mixture(path: Path, n_users: int = 1_000_000, n_clusters: 
                               concentration: float = 1.0, horizon: float = 1.0, seed: int = 0,
                               shard_size: int = 100_000) -> Path:
     """Stream the same kind of mixture to a stored dataset (``DatasetWriter``), shard by shard."""
-    from .storage import DatasetWriter
+    from ..core.storage import DatasetWriter
 
     rng, table = _mixture_params(n_clusters, n_types, concentration, seed)
     labels = rng.integers(0, n_clusters, size=n_users)
@@ -93,7 +93,7 @@ def _child(mode: str, path: str, n_clusters: int, seed: int, labels_path: str, q
     """Fit one way in this (spawned) process; save labels to ``labels_path``, report via queue."""
     from baselines.plsa_em import PlsaEM, beacon_counts
 
-    from .storage import load_sequences
+    from ..core.storage import load_sequences
 
     t0 = time.perf_counter()
     out: dict = {"mode": mode}
@@ -138,8 +138,8 @@ def _run_child(mode: str, path: Path, n_clusters: int, seed: int, work: Path) ->
 
 
 def main(argv: list[str]) -> int:
-    from .metrics import purity_score
-    from .storage import load_labels, read_meta
+    from ..core.storage import load_labels, read_meta
+    from ..harness.metrics import purity_score
 
     ap = argparse.ArgumentParser(prog="python -m benchmark perf plsa", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,7 +200,7 @@ def main(argv: list[str]) -> int:
             print(f"reference KMeans: {ref['wall_s']:.2f} s in all ({ref['fit_s']:.2f} s after "
                   f"loading), peak RSS {ref['peak_rss_mb']:.0f} MiB")
         if args.json:
-            from .storage import write_atomic_json
+            from ..core.storage import write_atomic_json
 
             write_atomic_json(args.json, {"args": vars(args), "results": results})
     return 0

@@ -18,7 +18,7 @@ and header against the dataset sha256 (from the shard hashes in ``meta.json``, w
 shards), so a load that never opens ``labels.parquet`` still rejects an edited ``meta.json``.
 :func:`verify_dataset` checks everything. Failures raise :class:`DatasetIntegrityError` with one
 line ``FILE: problem``. A whole directory swapped for another consistent dataset is caught by the
-catalog's index, kept outside it (:mod:`benchmark.catalog`).
+catalog's index, kept outside it (:mod:`benchmark.core.catalog`).
 
 The sha256 guards the *files*: it changes with the last bit of any float, and a generator's floats
 depend on the CPU (numpy picks SIMD code paths for ``exp``/``log`` by the instructions the machine

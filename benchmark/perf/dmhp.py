@@ -13,10 +13,10 @@ import argparse
 import resource
 import time
 
-from benchmark.catalog import materialize, resolve_cache_dir, resolve_data_dir
-from benchmark.metrics import purity_score
-from benchmark.registry import get_method
-from benchmark.storage import load_labels, load_sequences
+from benchmark.core.catalog import materialize, resolve_cache_dir, resolve_data_dir
+from benchmark.core.registry import get_method
+from benchmark.core.storage import load_labels, load_sequences
+from benchmark.harness.metrics import purity_score
 
 #: DMHP runtime in seconds (LAL paper, Table 3) and purity (Table 4, mean over runs)
 PAPER_DMHP = {

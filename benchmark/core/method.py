@@ -5,7 +5,7 @@ A method is a class deriving from :class:`Clusterer`, registered with
 
 * hyper-parameters (including ``seed``) are keyword arguments of ``__init__`` and stored as
   attributes of the same name (``get_params`` reads them from the signature);
-* ``fit(seqs)`` learns from an :class:`~benchmark.sequences.EventSequences` only — never labels;
+* ``fit(seqs)`` learns from an :class:`~benchmark.core.sequences.EventSequences` only — never labels;
 * afterwards ``labels_`` (int array (N,)) holds a cluster per sequence, and/or
   ``transform(seqs)`` returns embeddings, float array (N, d).
 

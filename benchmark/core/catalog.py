@@ -12,9 +12,9 @@ format under ``CACHE/datasets/NAME-vVERSION``; later calls reuse it after verify
 Every cache entry has an index entry ``CACHE/datasets/.index/NAME-vVERSION.json`` (one file per
 entry, written atomically right after the entry, so parallel processes never lose an update)
 holding the sha256 of the entry's ``meta.json`` bytes and the dataset fingerprint. ``meta.json``
-covers every other file (:mod:`benchmark.storage`); the index, kept outside it, covers
+covers every other file (:mod:`benchmark.core.storage`); the index, kept outside it, covers
 ``meta.json``, so a directory swapped for another consistent dataset is caught too. Each
-:func:`materialize` of an existing entry checks it fully (:func:`~benchmark.storage.verify_dataset`,
+:func:`materialize` of an existing entry checks it fully (:func:`~benchmark.core.storage.verify_dataset`,
 then ``meta.json`` against the index). An entry without an index entry (made by an older
 version) is trusted on first use: verified, given ``meta_sha256`` if it lacks one, and indexed.
 An entry that fails is moved to ``CACHE/datasets/.NAME-vVERSION.corrupt`` (replacing an older
@@ -36,8 +36,16 @@ from typing import Callable
 
 from .dataset import Dataset
 from .registry import LoadContext, get_dataset
-from .storage import (DatasetIntegrityError, meta_checksum, pid_alive, read_meta, replace_dir,
-                      save_dataset, verify_dataset, write_atomic_json)
+from .storage import (
+    DatasetIntegrityError,
+    meta_checksum,
+    pid_alive,
+    read_meta,
+    replace_dir,
+    save_dataset,
+    verify_dataset,
+    write_atomic_json,
+)
 
 DATA_DIR_ENV = "EVSEQ_DATA_DIR"
 CACHE_DIR_ENV = "EVSEQ_CACHE_DIR"
@@ -141,7 +149,7 @@ def materialize(name: str, data_dir: Path | None, cache_dir: Path,
     it on every later use; a corrupt or swapped entry is moved aside and rebuilt (``log`` gets
     one line). See the module docstring.
 
-    Raises :class:`~benchmark.dataset.DatasetUnavailable` when its files are missing.
+    Raises :class:`~benchmark.core.dataset.DatasetUnavailable` when its files are missing.
     """
     spec = get_dataset(name)
     target = dataset_dir(name, cache_dir)

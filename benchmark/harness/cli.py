@@ -13,14 +13,22 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import OFFLINE_ENV, materialize, resolve_cache_dir, resolve_data_dir
-from .dataset import DatasetUnavailable
-from .registry import DATASETS, METHODS, METRICS, discover, get_dataset, get_method
-from .storage import load_labels, load_sequences, replace_dir, write_atomic_bytes
+from ..core.catalog import OFFLINE_ENV, materialize, resolve_cache_dir, resolve_data_dir
+from ..core.dataset import DatasetUnavailable
+from ..core.registry import (
+    DATASETS,
+    METHODS,
+    METRICS,
+    discover,
+    get_dataset,
+    get_method,
+)
+from ..core.storage import load_labels, load_sequences, replace_dir, write_atomic_bytes
 
 DEFAULT_RESULTS = Path("results")
-LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
-CARDS_DIR = Path(__file__).resolve().parent.parent / "docs" / "datacards"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LEADERBOARD = REPO_ROOT / "leaderboard"
+CARDS_DIR = REPO_ROOT / "docs" / "datacards"
 
 
 def _dirs(args) -> tuple[Path | None, Path]:
@@ -179,7 +187,7 @@ def cmd_run(args) -> int:
     return _run_outcome(records, plan.skipped, len(seeds), results_dir, args.allow_missing)
 
 
-# prefixes of benchmark.runner.plan_runs's skip reasons: absent data or optional dependencies
+# prefixes of benchmark.harness.runner.plan_runs's skip reasons: absent data or optional dependencies
 # (exit 0 with --allow-missing) and skips the user chose (--unlabelled-k 0; never an error);
 # any other skip ("dataset could not be loaded: ...": malformed files) is always an error
 _MISSING_SKIPS = ("dataset unavailable", "missing dependency")
@@ -312,11 +320,15 @@ def cmd_compare(args) -> int:
 
 def cmd_oracle(args) -> int:
     from generators.hawkes_kernels import HawkesParams
-    from generators.hawkes_synthetic import (CLUSTER_COUNTS, FAMILIES, dataset_name,
-                                             true_cluster_log_likelihoods)
+    from generators.hawkes_synthetic import (
+        CLUSTER_COUNTS,
+        FAMILIES,
+        dataset_name,
+        true_cluster_log_likelihoods,
+    )
 
+    from ..core.storage import read_meta
     from .metrics import purity_score
-    from .storage import read_meta
 
     discover()
     names = _split(args.datasets) or [dataset_name(f, k) for f in FAMILIES for k in CLUSTER_COUNTS]
@@ -374,18 +386,11 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def cmd_perf(args, rest: list[str]) -> int:
-    try:
-        mod = importlib.import_module(f"benchmark.perf_{args.target}")
-    except ModuleNotFoundError:
-        known = sorted(p.stem[5:] for p in Path(__file__).parent.glob("perf_*.py"))
-        raise ValueError(f"unknown perf target {args.target!r}; known: {', '.join(known)}")
-    return int(mod.main(rest) or 0)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmark",
-                                description="Benchmark suite for clustering event sequences")
+                                description="Benchmark suite for clustering event sequences",
+                                epilog="performance benchmarks against reference implementations: "
+                                       "python -m benchmark perf TARGET [--help] (benchmark/perf/)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     q = sub.add_parser("list", help="registered datasets, methods, metrics")
@@ -474,26 +479,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out-is-parent", action="store_true", help="write to OUT/NAME")
     gen.add_argument("--seed", type=int, default=0)
     _common(gen)
-
-    pf = sub.add_parser("perf", add_help=False,
-                        help="performance benchmarks: python -m benchmark perf TARGET [--help]")
-    pf.add_argument("target")
-    pf.add_argument("args", nargs=argparse.REMAINDER, help="passed to the target")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code. A bad name or value, an unavailable dataset and a
     file that cannot be read or written are one line ``error: ...`` on stderr and exit code 2."""
-    from .registry import UnknownNameError
+    from ..core.registry import UnknownNameError
     from .sandbox import SandboxUnavailable
 
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.cmd == "perf":
-            return cmd_perf(args, args.args)
         return {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "report": cmd_report,
                 "regress": cmd_regress, "compare": cmd_compare, "oracle": cmd_oracle,
                 "generate": cmd_generate}[args.cmd](args)

@@ -8,7 +8,7 @@ N sequences with E events in total are held as three numpy arrays and nothing pe
 
 Slicing one sequence or a contiguous range of sequences returns numpy views (no copy).
 Ground-truth labels are *not* part of this object: a method only ever receives an
-``EventSequences``; labels live in :class:`benchmark.dataset.Dataset` and stay with the harness.
+``EventSequences``; labels live in :class:`benchmark.core.dataset.Dataset` and stay with the harness.
 """
 
 from __future__ import annotations

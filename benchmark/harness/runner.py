@@ -3,7 +3,7 @@
 Each run lives in ``RESULTS/runs/METHOD/DATASET/seedS-KEY/`` where KEY is a content hash of
 (method, method version, parameters, dataset fingerprint, seed, probe flag, suite version) — the
 fingerprint, not the sha256, so that a dataset regenerated on another CPU (same data, other last
-bits) finds the runs already made (:func:`benchmark.storage.dataset_fingerprint`). A run is
+bits) finds the runs already made (:func:`benchmark.core.storage.dataset_fingerprint`). A run is
 built in a temporary directory and renamed into place when finished, so a ``kill -9`` leaves no
 half-written run; a rerun skips runs whose record says ``ok`` and retries the others.
 """
@@ -29,19 +29,35 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__
-from .catalog import materialize
-from .dataset import DatasetUnavailable
+from .. import __version__
+from ..core.catalog import materialize
+from ..core.dataset import DatasetUnavailable
+from ..core.registry import get_dataset, get_method
+from ..core.storage import (
+    DatasetIntegrityError,
+    canonical_json,
+    dataset_fingerprint,
+    load_labels,
+    pid_alive,
+    read_meta,
+    replace_dir,
+    write_atomic_json,
+)
 from .evaluate import iter_run_dirs
-from .registry import get_dataset, get_method
-from .sandbox import (EVENTS_FILE, InvalidOutput, Workspace, clean_stale_workspaces,
-                      read_outputs, request_events_path, resolve_mode, worker_command)
-from .storage import (DatasetIntegrityError, canonical_json, dataset_fingerprint, load_labels,
-                      pid_alive, read_meta, replace_dir, write_atomic_json)
+from .sandbox import (
+    EVENTS_FILE,
+    InvalidOutput,
+    Workspace,
+    clean_stale_workspaces,
+    read_outputs,
+    request_events_path,
+    resolve_mode,
+    worker_command,
+)
 
 DEFAULT_TIMEOUT_S = 3600.0
 DEFAULT_MEMORY_MB = 16000.0
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = Path.home() / ".cache" / "event-clustering-bench"
 
 
@@ -102,7 +118,7 @@ def resolve_params(method: str, profile: str, seed: int, n_clusters: int | None,
 
 def git_commit() -> str | None:
     try:
-        root = Path(__file__).resolve().parent.parent
+        root = REPO_ROOT
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                               text=True, timeout=5).stdout.strip() or None
     except Exception:
@@ -218,7 +234,7 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
             memory_mb: float = DEFAULT_MEMORY_MB, sandbox: str = "none",
             workspace: Workspace | None = None, hidden: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Run one spec in the method's own process (``sandbox``: ``bwrap`` or ``none``, see
-    :mod:`benchmark.sandbox`) and store its run directory; return the record.
+    :mod:`benchmark.harness.sandbox`) and store its run directory; return the record.
 
     The process gets a private directory of ``workspace`` holding the request and sees the
     events file of ``workspace``; ``hidden`` are the directories it must not see. Its outputs

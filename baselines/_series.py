@@ -9,11 +9,13 @@ sampled at the bin ends, i.e. the running sum of the per-bin counts.
 from __future__ import annotations
 
 import warnings
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from benchmark.core.convert import binned_counts
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.sequences import EventSequences
 
 SERIES_KINDS = ("counts", "cumulative")
@@ -97,27 +99,39 @@ def inter_event_times(seqs: EventSequences) -> tuple[np.ndarray, np.ndarray]:
 class TslearnSeriesClusterer(Clusterer):
     """Shared body of ``tslearn-kmeans`` and ``tslearn-kshape`` (not registered itself).
 
-    Subclasses define ``__init__`` (with at least ``n_clusters``, ``n_steps``, ``series``,
-    ``window_start``, ``seed``) and ``_model()``, the unfitted tslearn estimator; ``fit`` checks
-    the input, builds the z-normalised series (N, n_steps, n_types), fits the estimator on them
-    and keeps ``model_``, ``labels_`` and ``metrics_["inertia"]``.
+    Subclasses define ``__init__`` (with ``n_clusters``, ``n_steps``, ``series``,
+    ``window_start``, ``n_init``, ``max_iter``, ``seed``), ``_parameter_constraints`` (these
+    constraints plus their own parameters') and ``_model()``, the unfitted tslearn estimator.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        Cluster of every sequence, int64.
+    model_ : tslearn estimator
+        The fitted tslearn estimator.
+    metrics_ : dict
+        ``inertia`` of the fitted estimator.
     """
 
     outputs = ("labels", "embeddings")
     needs_n_clusters = True
     requires = ("tslearn",)
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_steps": [Interval(Integral, 2, None, closed="left")],
+        "series": [StrOptions(set(SERIES_KINDS))],
+        "window_start": [StrOptions(set(WINDOW_STARTS))],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def _model(self):
         raise NotImplementedError
 
-    def _check_params(self) -> None:
-        """Extra parameter checks of a subclass (raise ValueError)."""
-
-    def fit(self, seqs: EventSequences) -> "TslearnSeriesClusterer":
-        check_series_params(self.n_steps, self.series, self.window_start)
-        self._check_params()
-        if self.n_clusters < 1:
-            raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
+    @fit_context
+    def fit(self, seqs: EventSequences) -> TslearnSeriesClusterer:
+        """Build the z-normalised series (N, n_steps, n_types) and fit the estimator on them."""
         check_input(seqs, min_sequences=max(self.n_clusters, 2))
         x = self._series(seqs)
         check_enough_distinct(x, self.n_clusters)

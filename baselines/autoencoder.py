@@ -13,11 +13,13 @@ reconstruction error with Adam. k-means clusters the bottleneck codes of **all**
 from __future__ import annotations
 
 import time
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from benchmark.core.convert import binned_counts
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -64,18 +66,45 @@ class ConvAutoencoderKMeans(Clusterer):
 
     Parameters
     ----------
-    n_clusters : number of k-means clusters (the harness passes the dataset's K).
-    n_steps : bins per sequence (a multiple of 4; the two stride-2 layers halve it twice).
-    hidden_channels : output channels of the two convolution layers.
-    kernel_size : width of the encoder convolutions (odd).
-    latent_dim : size of the bottleneck code = the embedding clustered by k-means.
-    n_epochs : passes over the data. batch_size : sequences per mini-batch. lr : Adam step size.
-    n_init : k-means restarts. seed : seeds torch, batching and k-means.
-    device : torch device for training and encoding (``"cpu"``, ``"cuda"``).
+    n_clusters : int, default=2
+        Number of k-means clusters (the harness passes the dataset's K).
+    n_steps : int, default=32
+        Bins per sequence, a multiple of 4 (the two stride-2 layers halve it twice).
+    hidden_channels : tuple of two int, default=(32, 64)
+        Output channels of the two convolution layers (a list is accepted too).
+    kernel_size : int, default=5
+        Width of the encoder convolutions, odd.
+    latent_dim : int, default=8
+        Size of the bottleneck code, the embedding that k-means clusters.
+    n_epochs : int, default=50
+        Passes over the data.
+    batch_size : int, default=32
+        Sequences per mini-batch.
+    lr : float, default=1e-3
+        Adam step size.
+    n_init : int, default=10
+        k-means restarts.
+    seed : int, default=0
+        Seeds torch, batching and k-means.
+    device : str, default="cpu"
+        Torch device for training and encoding (``"cpu"``, ``"cuda"``).
 
-    After ``fit``: ``labels_`` (N,), ``embeddings_`` float32 (N, latent_dim), ``loss_history_``
-    (mean reconstruction MSE per epoch, standardised units), ``train_seconds_`` and ``metrics_``
-    with ``reconstruction_mse`` of the final model on the training data.
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        k-means cluster of every sequence.
+    embeddings_ : ndarray of shape (n_sequences, latent_dim)
+        Bottleneck codes of the training sequences, float32.
+    loss_history_ : list of float
+        Mean reconstruction MSE per epoch, in standardised units.
+    train_seconds_ : float
+        Wall time of the training epochs.
+    metrics_ : dict
+        ``reconstruction_mse`` of the final model on the training data.
+    net_ : torch.nn.Module
+        The trained autoencoder.
+    kmeans_ : sklearn.cluster.KMeans
+        The fitted k-means.
     """
 
     outputs = ("labels", "embeddings")
@@ -84,6 +113,19 @@ class ConvAutoencoderKMeans(Clusterer):
     presets = {"quick": {"n_epochs": 30, "n_steps": 16, "batch_size": 16, "n_init": 3},
                "paper": {"n_epochs": 100}}
     paper = "convolutional autoencoder + k-means, baseline of the LAL paper (Table 4, 5, 8)"
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_steps": [Interval(Integral, 4, None, closed="left")],
+        "hidden_channels": [tuple, list],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "device": [str],
+    }
 
     def __init__(
         self,
@@ -117,15 +159,19 @@ class ConvAutoencoderKMeans(Clusterer):
         x = (count_image(seqs, self.n_steps) - self.mean_) / self.std_
         return torch.from_numpy(x).to(self.device)
 
-    def fit(self, seqs: EventSequences) -> "ConvAutoencoderKMeans":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> ConvAutoencoderKMeans:
         import torch
         from sklearn.cluster import KMeans
 
-        check_input(seqs, min_sequences=max(self.n_clusters, 2), min_events=1)
-        if self.n_steps < 4 or self.n_steps % 4:
+        if self.n_steps % 4:
             raise ValueError(f"n_steps must be a positive multiple of 4, got {self.n_steps}")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+        if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+        if len(self.hidden_channels) != 2:
+            raise ValueError(f"hidden_channels must hold two channel counts, got "
+                             f"{self.hidden_channels!r}")
+        check_input(seqs, min_sequences=max(self.n_clusters, 2), min_events=1)
         self.n_types_ = seqs.n_types
         image = count_image(seqs, self.n_steps)
         self.mean_ = image.mean(axis=(0, 2), keepdims=True)[0]  # (C + 1, 1)

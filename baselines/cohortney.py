@@ -1,4 +1,4 @@
-"""``cohortney``: non-parametric cohort clustering of event sequences (COHORTNEY, seed 003).
+"""``cohortney``: non-parametric cohort clustering of event sequences (COHORTNEY).
 
 Times are measured from each sequence's first event (the "post" of the source; later events are
 its "comments"). The method, as the source describes it (§3):
@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -187,33 +189,88 @@ class Cohortney(Clusterer):
 
     Parameters
     ----------
-    n_clusters : K for ``labels_`` (passed by the harness).
-    threshold : T_h, time after the first event beyond which no events are expected; None = the
+    n_clusters : int, default=2
+        K for ``labels_`` (the harness passes the dataset's K).
+    threshold : float > 0 or None, default=None
+        T_h, time after the first event beyond which no events are expected; None = the
         0.95-quantile of the sequences' spans.
-    base_time : T_b, the first grid node; None = T_h / gamma^(n_grid - 1), so that ``n_grid``
-        nodes end at T_h. The grid is T_b * gamma^j for all j with T_b * gamma^j <= T_h.
-    n_grid : number of grid nodes when ``base_time`` is None.
-    grid_factor : gamma, the ratio of consecutive grid nodes.
-    min_step : Delta_min, the smallest partition step; None = the median inter-event time.
-    max_scale : cap on the partition scale n (2^n intervals).
-    min_cluster_size : cohorts with fewer members are discarded.
-    next_event_quantile : q of Eq. 7 (fraction of the cohort whose next event the check waits
-        for); None = calibrate q on the training sequences so that the cohort checks do as many
-        peeks per sequence as the deterministic schedule (the source's "same intensity of work").
-    feature_scale : scale n of the weight vectors used as cohort features (capped per node).
-    label_method : "spectrum" (appendix algorithm, rule 2, on the cohort co-membership matrix) or
-        "kmeans" (k-means on the standardised cohort features).
-    eval_fraction : share of sequences held out to measure next-event prediction (0 = skip).
-    max_eval_sequences : cap on the held-out sequences.
-    verbose : print progress to stderr.
-    seed : random seed (held-out split, spectrum start element, k-means).
+    base_time : float > 0 or None, default=None
+        T_b, the first grid node; None = T_h / gamma^(n_grid - 1), so that ``n_grid`` nodes end
+        at T_h. The grid is T_b * gamma^j for all j with T_b * gamma^j <= T_h.
+    n_grid : int, default=8
+        Number of grid nodes when ``base_time`` is None.
+    grid_factor : float > 1, default=2.0
+        gamma, the ratio of consecutive grid nodes.
+    min_step : float > 0 or None, default=None
+        Delta_min, the smallest partition step; None = the median inter-event time.
+    max_scale : int, default=5
+        Cap on the partition scale n (2^n intervals).
+    min_cluster_size : int, default=5
+        Cohorts with fewer members are discarded.
+    next_event_quantile : float in (0, 1] or None, default=None
+        q of Eq. 7 (fraction of the cohort whose next event the check waits for); None =
+        calibrate q on the training sequences so that the cohort checks do as many peeks per
+        sequence as the deterministic schedule (the source's "same intensity of work").
+    feature_scale : int, default=2
+        Scale n of the weight vectors used as cohort features (capped per node).
+    label_method : {"kmeans", "spectrum"}, default="kmeans"
+        "spectrum" = the appendix algorithm (rule 2) on the cohort co-membership matrix;
+        "kmeans" = k-means on the standardised cohort features.
+    eval_fraction : float in [0, 1], default=0.2
+        Share of sequences held out to measure next-event prediction (0 = skip).
+    max_eval_sequences : int, default=1000
+        Cap on the held-out sequences.
+    verbose : bool, default=True
+        Print progress to stderr.
+    seed : int, default=0
+        Random seed (held-out split, spectrum start element, k-means).
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        Cluster of every sequence, int64.
+    threshold_ : float
+        T_h used.
+    min_step_ : float
+        Delta_min used.
+    grid_ : ndarray of shape (n_nodes,)
+        The grid nodes T_j.
+    scales_ : list of int
+        Largest partition scale per grid node.
+    model_ : CohortModel
+        The cohorts of every (node, scale) with their check delays.
+    n_cohorts_ : int
+        Number of cohorts kept.
+    peek_schedule_ : ndarray of shape (6,)
+        The deterministic peeking schedule in the data's time unit.
+    next_event_quantile_ : float
+        q the model's check delays use (given, or calibrated).
+    metrics_ : dict
+        Cohort count and the held-out next-event delays against the schedule.
     """
 
     outputs = ("labels", "embeddings")
     needs_n_clusters = True
     presets = {"quick": {"n_grid": 6, "max_scale": 3, "max_eval_sequences": 200},
                "paper": {"n_grid": 12, "max_scale": 6, "max_eval_sequences": 2000}}
-    paper = "COHORTNEY: non-parametric clustering of event sequences (seed 003)"
+    paper = "COHORTNEY: non-parametric clustering of event sequences"
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "threshold": [Interval(Real, 0, None, closed="neither"), None],
+        "base_time": [Interval(Real, 0, None, closed="neither"), None],
+        "n_grid": [Interval(Integral, 1, None, closed="left")],
+        "grid_factor": [Interval(Real, 1, None, closed="neither")],
+        "min_step": [Interval(Real, 0, None, closed="neither"), None],
+        "max_scale": [Interval(Integral, 0, None, closed="left")],
+        "min_cluster_size": [Interval(Integral, 1, None, closed="left")],
+        "next_event_quantile": [Interval(Real, 0, 1, closed="right"), None],
+        "feature_scale": [Interval(Integral, 0, None, closed="left")],
+        "label_method": [StrOptions({"spectrum", "kmeans"})],
+        "eval_fraction": [Interval(Real, 0, 1, closed="both")],
+        "max_eval_sequences": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["boolean"],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, n_clusters: int = 2, threshold: float | None = None,
                  base_time: float | None = None, n_grid: int = 8, grid_factor: float = 2.0,
@@ -238,18 +295,14 @@ class Cohortney(Clusterer):
         self.seed = seed
 
     # ------------------------------------------------------------------ fit
-    def fit(self, seqs: EventSequences) -> "Cohortney":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> Cohortney:
         check_input(seqs, min_sequences=max(2, self.n_clusters))
         _check_inputs(seqs)
-        if self.label_method not in ("spectrum", "kmeans"):
-            raise ValueError(
-                f"label_method must be 'spectrum' or 'kmeans', got {self.label_method!r}")
         if self.label_method == "spectrum" and len(seqs) > SPECTRUM_MAX_SEQUENCES:
             raise ValueError(f"label_method='spectrum' builds an N x N connection matrix; "
                              f"{len(seqs)} sequences exceed {SPECTRUM_MAX_SEQUENCES}, use 'kmeans'")
         q = self.next_event_quantile
-        if q is not None and not 0 < q <= 1:
-            raise ValueError(f"next_event_quantile must be in (0, 1] or None, got {q}")
         rel, seq = _relative_times(seqs)
         self.threshold_, self.min_step_, self.grid_, self.scales_ = self._grid(seqs, rel, seq)
         self._log(f"grid of {len(self.grid_)} nodes up to T_h={self.threshold_:.4g}, "
@@ -309,8 +362,6 @@ class Cohortney(Clusterer):
             raise ValueError("every sequence spans zero time (all events at its first event's "
                              "time); COHORTNEY needs events spread over time")
         gamma = float(self.grid_factor)
-        if gamma <= 1:
-            raise ValueError(f"grid_factor must be > 1, got {gamma}")
         t_b = float(self.base_time or t_h / gamma ** (self.n_grid - 1))
         grid = t_b * gamma ** np.arange(int(np.floor(np.log(t_h / t_b) / np.log(gamma) + 1e-9)) + 1)
         gaps = np.diff(rel)[seq[1:] == seq[:-1]]

@@ -28,13 +28,15 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
 from scipy.special import digamma, erf, logsumexp
+from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -200,25 +202,69 @@ class DMHP(Clusterer):
 
     Parameters
     ----------
-    n_clusters : fixed number of clusters, or None (default) to choose K by BIC over
-        K = 1 .. ``max_clusters`` (stopping after ``bic_patience`` values without improvement).
-    max_clusters : largest K tried when ``n_clusters`` is None.
-    bic_patience : stop the K search after this many K without a lower BIC.
-    n_init : random restarts per K; the restart with the highest mixture log-likelihood is kept.
-    max_outer : outer (variational EM) iterations.
-    inner_start, inner_max : the M-step runs ``min(inner_max, inner_start + t)`` MM iterations at
-        outer iteration t (increasing inner-iteration allocation).
-    tol : stop when the mixture log-likelihood changes by less than ``tol`` (relative).
-    alpha : Dirichlet concentration; the prior on the weights is Dir(alpha / K, ...).
-    mu_prior_scale : Rayleigh scale of the baselines (1 / time); None = mean per-type event rate.
-    impact_prior_rate : rate of the exponential prior on the impact coefficients.
-    time_origin : where observation windows start: "auto", "zero" or "first"
-        (see :func:`observation_origins`).
-    bandwidth : width of the Gaussian basis (time units); None = the toolbox's Silverman rule.
-    max_basis : cap on the number of Gaussian basis functions (see :func:`gaussian_basis`).
-    max_memory_gb : refuse datasets whose basis statistics need more memory than this.
-    verbose : print progress (one line per K) to stderr.
-    seed : random seed (initial assignments).
+    n_clusters : int or None, default=None
+        Fixed number of clusters; None chooses K by BIC over K = 1 .. ``max_clusters``
+        (stopping after ``bic_patience`` values without improvement).
+    max_clusters : int, default=10
+        Largest K tried when ``n_clusters`` is None.
+    bic_patience : int, default=2
+        Stop the K search after this many K without a lower BIC.
+    n_init : int, default=3
+        Random restarts per K; the restart with the highest mixture log-likelihood is kept.
+    max_outer : int, default=40
+        Outer (variational EM) iterations.
+    inner_start : int, default=2
+        MM iterations of the M-step at the first outer iteration; outer iteration t runs
+        ``min(inner_max, inner_start + t)`` (increasing inner-iteration allocation).
+    inner_max : int, default=10
+        Largest number of MM iterations per M-step.
+    tol : float, default=1e-5
+        Stop when the mixture log-likelihood changes by less than ``tol`` (relative).
+    alpha : float, default=1.0
+        Dirichlet concentration; the prior on the weights is Dir(alpha / K, ...).
+    mu_prior_scale : float or None, default=None
+        Rayleigh scale of the baselines (1 / time); None = the mean per-type event rate.
+    impact_prior_rate : float, default=1.0
+        Rate of the exponential prior on the impact coefficients (0 = no prior).
+    time_origin : {"auto", "zero", "first"}, default="auto"
+        Where observation windows start (see :func:`observation_origins`).
+    bandwidth : float or None, default=None
+        Width of the Gaussian basis (time units); None = the toolbox's Silverman rule.
+    max_basis : int, default=32
+        Cap on the number of Gaussian basis functions (see :func:`gaussian_basis`).
+    max_memory_gb : float, default=4.0
+        Refuse datasets whose basis statistics need more memory than this.
+    verbose : bool, default=True
+        Print progress (one line per K) to stderr.
+    seed : int, default=0
+        Random seed (initial assignments).
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        Arg-max cluster of every sequence, int64, numbered over the kept clusters.
+    n_clusters_ : int
+        Clusters kept: those that own at least one sequence.
+    kept_ : ndarray of int
+        Indices of the kept clusters in the selected fit.
+    mu_ : ndarray of shape (n_clusters_, n_types)
+        Baseline intensities.
+    impact_ : ndarray of shape (n_clusters_, n_types, n_basis, n_types)
+        Impact coefficients on the Gaussian basis.
+    weight_posterior_ : ndarray of shape (n_clusters_,)
+        Dirichlet posterior of the mixing weights.
+    time_origin_ : str
+        ``"zero"`` or ``"first"``, the resolved ``time_origin``.
+    bandwidth_ : float
+        Basis bandwidth used.
+    landmarks_ : ndarray of shape (n_basis,)
+        Basis centres.
+    mu_prior_scale_ : float
+        Rayleigh scale used.
+    bic_ : dict
+        BIC of every K tried.
+    metrics_ : dict
+        Log-likelihood, BIC, clusters selected and number of basis functions.
     """
 
     outputs = ("labels", "embeddings")
@@ -229,6 +275,25 @@ class DMHP(Clusterer):
     }
     paper = ("Xu & Zha, A Dirichlet Mixture Model of Hawkes Processes for Event Sequence "
              "Clustering, NeurIPS 2017")
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "max_clusters": [Interval(Integral, 1, None, closed="left")],
+        "bic_patience": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_outer": [Interval(Integral, 1, None, closed="left")],
+        "inner_start": [Interval(Integral, 0, None, closed="left")],
+        "inner_max": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "mu_prior_scale": [Interval(Real, 0, None, closed="neither"), None],
+        "impact_prior_rate": [Interval(Real, 0, None, closed="left")],
+        "time_origin": [StrOptions({"auto", "zero", "first"})],
+        "bandwidth": [Interval(Real, 0, None, closed="neither"), None],
+        "max_basis": [Interval(Integral, 1, None, closed="left")],
+        "max_memory_gb": [Interval(Real, 0, None, closed="neither")],
+        "verbose": ["boolean"],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, n_clusters: int | None = None, max_clusters: int = 10, bic_patience: int = 2,
                  n_init: int = 3, max_outer: int = 40, inner_start: int = 2, inner_max: int = 10,
@@ -255,7 +320,8 @@ class DMHP(Clusterer):
         self.seed = seed
 
     # ------------------------------------------------------------------ fit
-    def fit(self, seqs: EventSequences) -> "DMHP":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> DMHP:
         # the products below are skinny (events x C*M by C*M x K): threaded BLAS only adds overhead
         with threadpool_limits(limits=1, user_api="blas"):
             return self._fit(seqs)

@@ -5,9 +5,12 @@ A cheap, honest reference that every learned method should beat.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral
 
-from benchmark.core.method import Clusterer, check_input
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -50,22 +53,40 @@ class HistogramKMeans(Clusterer):
 
     Parameters
     ----------
-    n_clusters : number of clusters (the harness passes the dataset's K).
-    n_init : k-means restarts.
-    seed : random seed.
+    n_clusters : int, default=2
+        Number of clusters (the harness passes the dataset's K).
+    n_init : int, default=10
+        k-means restarts (the lowest inertia is kept).
+    seed : int, default=0
+        Random seed (k-means ``random_state``).
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        k-means cluster of every sequence.
+    scaler_ : sklearn.preprocessing.StandardScaler
+        Standardisation of the features, fitted on the training sequences.
+    kmeans_ : sklearn.cluster.KMeans
+        The fitted k-means.
     """
 
     outputs = ("labels", "embeddings")
     needs_n_clusters = True
     presets = {"quick": {"n_init": 3}, "paper": {"n_init": 10}}
     paper = "reference floor (this suite)"
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, n_clusters: int = 2, n_init: int = 10, seed: int = 0) -> None:
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.seed = seed
 
-    def fit(self, seqs: EventSequences) -> "HistogramKMeans":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> HistogramKMeans:
         from sklearn.cluster import KMeans
         from sklearn.preprocessing import StandardScaler
 

@@ -1,4 +1,4 @@
-"""``lal``: Look-A-Liker, neural clustering of temporal point processes (seed 000, §4).
+"""``lal``: Look-A-Liker, neural clustering of temporal point processes (§4 of the paper).
 
 Zhuzhel et al., "No two users are alike: generating audiences with neural clustering for temporal
 point processes". What this file does, step by step, with the paper's numbering:
@@ -40,13 +40,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from baselines._torch import torch_threads
 from benchmark.core.convert import binned_counts
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.process_memory import heap_kept_for_reuse, release_freed_memory
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
@@ -134,84 +136,122 @@ class LAL(Clusterer):
     """Look-A-Liker: EM over a shared recurrent point-process model with per-cluster initial
     states, double batching and a likelihood-driven random walk over the number of clusters.
 
-    Parameters (paper section in brackets; see docs/lal.md)
-    ----------
-    n_clusters : fixed number of clusters; ``None`` (default) chooses it by the random walk
-        (§4.4) starting from one cluster.
-    max_clusters : upper bound of the walk (§4.5: 10).
-    n_steps : bins per partition (§4.1); ``None`` = twice the mean sequence length, clipped to
-        [8, 128] (§4.5: "close to twice the mean length"; 128 keeps long sets affordable).
-    window_start : ``"zero"`` (window ``[0, T_s]`` as in §4.1) or ``"first"`` (from the first
-        event).
-    hidden_size, n_layers : recurrent network size (not given in the paper).
-    cell : ``"lstm"`` (paper), ``"gru"`` or ``"rnn"`` (Table 6).
-    forget_bias : initial forget-gate bias of the LSTM (not in the paper): with 3 the initial
-        cell state, the only thing that tells clusters apart, survives along the partition;
-        chosen on the toy Poisson mixture (docs/lal.md), not on a benchmark set.
-    init_scale : initial states start ~ U(-init_scale, init_scale); ``None`` (default) =
-        ``1 / hidden_size`` as in the authors' code. Large values (1.0) make the first E-step
-        hard but random and EM keeps that partition (docs/lal.md).
-    cluster_scale : learn the softplus scale ``s_c`` of eq. 9 per cluster and type instead of
-        per type only (default ``False``: the paper's text, where clusters differ only by their
-        initial states). ``True`` follows the authors' public code; the scale is split with its
-        cluster (the child copies it), averaged in log space on a merge and counted in the
-        removal penalty (docs/lal.md, "Purity investigation", point 8).
-    batch_norm : 1-D batch normalisation after the recurrent block (§4.2).
-    n_em_epochs : EM epochs (§4.5: 50).
-    n_m_epochs : network epochs per M-step (§4.3: 10).
-    n_prune_epochs : final EM epochs that only remove clusters (§4.4: 10 of 50); unused when
-        ``n_clusters`` is given.
-    max_computation_size : E-step subset size per EM epoch (§4.4–4.5: 2000).
-    batch_size : M-step mini-batch size (§4.4 ``b``).
-    lr : Adam learning rate (§4.5: 0.1).
-    init_lr : learning rate of the initial states (their own Adam parameter group); ``None``
-        (default) = ``lr``. The plateau scheduler scales both groups.
-    lr_patience, lr_factor : ReduceLROnPlateau on the M-step loss, stepped per network epoch
-        (§4.5: 25, 0.5).
-    grad_clip : max global gradient norm per optimiser step (``None`` = no clipping).
-    split_beta : split proportion ``a ~ Beta(split_beta, split_beta)`` (§4.4).
-    prune_penalty : removal phase only (not in the paper's formula): a deletion is accepted
-        with probability ``min(1, e^penalty · p(P|K-1) / p(P|K))``, i.e. every cluster must buy
-        its keep with ``penalty`` nats of likelihood. ``"aic"`` (default) = the number of free
-        parameters of one cluster (its initial states, ``n_state · n_layers · hidden_size``);
-        ``"bic"`` = that times ``½ ln n`` (n = E-step subset size; removes more, but collapsed
-        2-cluster runs to one cluster more often, docs/lal.md); ``0`` = the plain likelihood
-        ratio (version 1 behaviour). The paper asks the last
-        epochs to "forcibly remove extra clusters that are almost empty or differ
-        insignificantly" (§4.4); the plain ratio never removes a near-duplicate (docs/lal.md).
-    prune_mixing : mixing probabilities of the removal test (not in the paper): ``"fitted"``
-        (default) = maximum-likelihood weights for both models, so an exact duplicate costs
-        nothing to remove; ``"uniform"`` = 1/K as in the EM (version 1), where duplicating a
-        cluster acts as extra mixing weight and can be worth O(N) nats.
-    posterior_floor : M-step pairs with ``γ_nk`` below this are skipped (their weight in eq. 18
-        is negligible); ``0`` computes every pair.
-    m_step_pairs : which (sequence, cluster) pairs a network epoch of the M-step trains.
-        ``"all"`` (default) = every pair with ``γ_nk >= posterior_floor``, eq. 18 term by term;
-        its cost grows with K. ``"sampled"`` = two pairs per sequence: its MAP cluster with
-        weight ``γ_n,map`` and one other cluster drawn (afresh every network epoch) from the
-        rest in proportion to ``γ_nk``, with weight ``1 - γ_n,map`` — an unbiased estimate of
-        eq. 18's gradient at a cost that does not grow with K (the same pairs as ``"all"`` at
-        K <= 2). Not in the paper; an implementation of its M-step, like the mini-batches.
-    n_ensemble : number of runs for the co-association ensemble (Table 7); 1 = single model.
-    ensemble_k : how the ensemble chooses its number of clusters when ``n_clusters`` is not
-        given (not in the paper, which does not say): ``"anmi"`` (default) = the K in
-        ``2..max_clusters`` whose spectral consensus shares the most information with the runs
-        (average NMI with every run's labels; Strehl & Ghosh 2002, the cluster-ensemble
-        criterion; one cluster if most runs found one), ``"median"`` = the median K of the runs
-        (version 2). Labels never enter.
-    n_jobs : processes fitting the runs of an ensemble side by side (each with ``n_threads``
-        torch threads); the labels do not depend on it. 1 (default) fits them one after another.
-    n_threads : torch CPU threads (default 1: the per-step matrices are small, and with two
-        threads on a busy 2-core machine one LSTM call ran 10x slower than with one).
-    seed : random seed; same seed, same input, same threads -> same output.
+    Paper sections in brackets; docs/lal.md maps every parameter to the paper.
 
-    Attributes after ``fit``: ``labels_`` (N,), ``n_clusters_``, ``history_`` (one dict per EM
-    epoch of the first run), ``metrics_`` (label-free: log-likelihood per event, clusters found,
-    seconds per EM epoch).
+    Parameters
+    ----------
+    n_clusters : int or None, default=None
+        Fixed number of clusters; None chooses it by the random walk (§4.4) starting from one
+        cluster.
+    max_clusters : int, default=10
+        Upper bound of the walk (§4.5: 10).
+    n_steps : int or None, default=None
+        Bins per partition (§4.1); None = twice the mean sequence length, clipped to [8, 128]
+        (§4.5: "close to twice the mean length"; 128 keeps long sets affordable).
+    window_start : {"zero", "first"}, default="zero"
+        The partition covers ``[0, T_s]`` (§4.1) or starts at the sequence's first event.
+    hidden_size : int, default=64
+        Hidden units per recurrent layer (not given in the paper).
+    n_layers : int, default=1
+        Recurrent layers (not given in the paper).
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell: the paper's LSTM, or Table 6's GRU and plain RNN.
+    forget_bias : float, default=3.0
+        Initial forget-gate bias of the LSTM (not in the paper): with 3 the initial cell state,
+        the only thing that tells clusters apart, survives along the partition; chosen on the
+        toy Poisson mixture (docs/lal.md), not on a benchmark set.
+    init_scale : float or None, default=None
+        Initial states start ~ U(-init_scale, init_scale); None = ``1 / hidden_size`` as in the
+        authors' code. Large values (1.0) make the first E-step hard but random, and EM keeps
+        that partition.
+    cluster_scale : bool, default=False
+        Learn the softplus scale ``s_c`` of eq. 9 per cluster and type instead of per type only.
+        False follows the paper's text (clusters differ only by their initial states); True
+        follows the authors' public code: the scale is split with its cluster (the child copies
+        it), averaged in log space on a merge and counted in the removal penalty.
+    batch_norm : bool, default=True
+        1-D batch normalisation after the recurrent block (§4.2).
+    n_em_epochs : int, default=50
+        EM epochs (§4.5: 50).
+    n_m_epochs : int, default=10
+        Network epochs per M-step (§4.3: 10).
+    n_prune_epochs : int, default=10
+        Final EM epochs that only remove clusters (§4.4: 10 of 50); at most ``n_em_epochs``;
+        unused when ``n_clusters`` is given.
+    max_computation_size : int, default=2000
+        E-step subset size per EM epoch (§4.4-4.5: 2000).
+    batch_size : int, default=50
+        M-step mini-batch size (§4.4 ``b``).
+    lr : float, default=0.1
+        Adam learning rate (§4.5: 0.1).
+    init_lr : float or None, default=None
+        Learning rate of the initial states (their own Adam parameter group); None = ``lr``.
+        The plateau scheduler scales both groups.
+    lr_patience : int, default=25
+        Patience of ReduceLROnPlateau on the M-step loss, stepped per network epoch (§4.5: 25).
+    lr_factor : float, default=0.5
+        Factor of ReduceLROnPlateau, in (0, 1) (§4.5: 0.5).
+    grad_clip : float or None, default=None
+        Largest global gradient norm per optimiser step; None = no clipping.
+    split_beta : float, default=1.0
+        A split gives its children the proportions ``a ~ Beta(split_beta, split_beta)`` (§4.4).
+    prune_penalty : {"aic", "bic"} or float >= 0, default="aic"
+        Removal phase only (not in the paper's formula): a deletion is accepted with probability
+        ``min(1, e^penalty · p(P|K-1) / p(P|K))``, so every cluster must buy its keep with
+        ``penalty`` nats of likelihood. "aic" = the number of free parameters of one cluster
+        (its initial states, ``n_state · n_layers · hidden_size``); "bic" = that times
+        ``½ ln n`` (n = E-step subset size; removes more, and collapses 2-cluster runs to one
+        cluster more often); 0 = the plain likelihood ratio, which never removes a
+        near-duplicate. The paper asks the last epochs to "forcibly remove extra clusters that
+        are almost empty or differ insignificantly" (§4.4).
+    prune_mixing : {"fitted", "uniform"}, default="fitted"
+        Mixing probabilities of the removal test (not in the paper): "fitted" = maximum-
+        likelihood weights for both models, so an exact duplicate costs nothing to remove;
+        "uniform" = 1/K as in the EM, where a duplicated cluster acts as extra mixing weight and
+        can be worth O(N) nats.
+    posterior_floor : float in [0, 1], default=1e-3
+        M-step pairs with ``γ_nk`` below this are skipped (their weight in eq. 18 is
+        negligible); 0 computes every pair.
+    m_step_pairs : {"all", "sampled"}, default="all"
+        Which (sequence, cluster) pairs a network epoch of the M-step trains. "all" = every pair
+        with ``γ_nk >= posterior_floor``, eq. 18 term by term; its cost grows with K.
+        "sampled" = two pairs per sequence: its MAP cluster with weight ``γ_n,map`` and one other
+        cluster drawn (afresh every network epoch) from the rest in proportion to ``γ_nk``, with
+        weight ``1 - γ_n,map``: an unbiased estimate of eq. 18's gradient at a cost that does not
+        grow with K (the same pairs as "all" at K <= 2). Not in the paper; an implementation of
+        its M-step, like the mini-batches.
+    n_ensemble : int, default=1
+        Runs of the co-association ensemble (Table 7); 1 = a single model.
+    ensemble_k : {"anmi", "median"}, default="anmi"
+        How the ensemble chooses its number of clusters when ``n_clusters`` is None (the paper
+        does not say): "anmi" = the K in ``2..max_clusters`` whose spectral consensus shares the
+        most information with the runs (average NMI with every run's labels; Strehl & Ghosh
+        2002; one cluster if most runs found one); "median" = the median K of the runs.
+    n_jobs : int, default=1
+        Processes fitting the runs of an ensemble side by side (each with ``n_threads`` torch
+        threads); the labels do not depend on it. 1 fits them one after another.
+    n_threads : int, default=1
+        Torch CPU threads (the per-step matrices are small; with two threads on a busy 2-core
+        machine one LSTM call ran 10x slower than with one).
+    seed : int, default=0
+        Random seed; the same seed, input and threads give the same output.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        MAP cluster of every sequence (of the consensus for an ensemble), int64, 0..K-1.
+    n_clusters_ : int
+        Number of clusters found.
+    runs_ : list of FittedRun
+        The fitted runs: one, or ``n_ensemble`` for an ensemble.
+    history_ : list of dict
+        One dict per EM epoch of the first run: clusters, E-step log-likelihood per event,
+        M-step loss and pairs, learning rate, the cluster-count move, seconds.
+    metrics_ : dict
+        Label-free diagnostics: log-likelihood per event, clusters found, seconds per EM epoch.
     """
 
-    # "2": the removal phase judges deletions with fitted mixing weights and an AIC penalty
-    # (``prune_mixing``, ``prune_penalty``); "1" (no attribute) used the plain 1/K ratio
+    # part of every run key
     version = "2"
     # added after the version-2 leaderboard runs; left out of the run key at these values
     unkeyed_defaults = {"m_step_pairs": "all", "cluster_scale": False}
@@ -227,6 +267,39 @@ class LAL(Clusterer):
     }
     paper = ("Zhuzhel et al., No two users are alike: generating audiences with neural "
              "clustering for temporal point processes (LAL), §4")
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "max_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "window_start": [StrOptions({"zero", "first"})],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "cell": [StrOptions({"lstm", "gru", "rnn"})],
+        "forget_bias": [Real],
+        "init_scale": [Interval(Real, 0, None, closed="neither"), None],
+        "cluster_scale": ["boolean"],
+        "batch_norm": ["boolean"],
+        "n_em_epochs": [Interval(Integral, 1, None, closed="left")],
+        "n_m_epochs": [Interval(Integral, 1, None, closed="left")],
+        "n_prune_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_computation_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "init_lr": [Interval(Real, 0, None, closed="neither"), None],
+        "lr_patience": [Interval(Integral, 0, None, closed="left")],
+        "lr_factor": [Interval(Real, 0, 1, closed="neither")],
+        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "split_beta": [Interval(Real, 0, None, closed="neither")],
+        "prune_penalty": [StrOptions({"aic", "bic"}), Interval(Real, 0, None, closed="left")],
+        "prune_mixing": [StrOptions({"fitted", "uniform"})],
+        "posterior_floor": [Interval(Real, 0, 1, closed="both")],
+        "m_step_pairs": [StrOptions({"all", "sampled"})],
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "ensemble_k": [StrOptions({"anmi", "median"})],
+        "n_jobs": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -295,9 +368,12 @@ class LAL(Clusterer):
         self.seed = seed
 
     # ------------------------------------------------------------------------------ public
-    def fit(self, seqs: EventSequences) -> "LAL":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> LAL:
         """Cluster ``seqs`` (labels are never an input). Sets ``labels_`` (N,) int64."""
-        self._check_params()
+        if self.n_clusters is None and self.n_prune_epochs > self.n_em_epochs:
+            raise ValueError(f"n_prune_epochs must be at most n_em_epochs={self.n_em_epochs}, "
+                             f"got {self.n_prune_epochs}")
         check_input(seqs, min_sequences=max(2, self.n_clusters or 1), min_events=0)
         if self.n_ensemble > 1 and len(seqs) > MAX_ENSEMBLE_SEQUENCES:
             raise ValueError(
@@ -596,38 +672,6 @@ class LAL(Clusterer):
             if score > best_score + 1e-12:
                 best, best_score = labels, score
         return best
-
-    def _check_params(self) -> None:
-        if self.n_clusters is not None and self.n_clusters < 1:
-            raise ValueError(f"n_clusters must be None or >= 1, got {self.n_clusters}")
-        if self.max_clusters < 1:
-            raise ValueError(f"max_clusters must be >= 1, got {self.max_clusters}")
-        if self.window_start not in ("zero", "first"):
-            raise ValueError(f"window_start must be 'zero' or 'first', got {self.window_start!r}")
-        if self.n_steps is not None and self.n_steps < 1:
-            raise ValueError(f"n_steps must be None or >= 1, got {self.n_steps}")
-        if self.n_clusters is None and not 0 <= self.n_prune_epochs <= self.n_em_epochs:
-            raise ValueError(
-                f"n_prune_epochs must be in [0, n_em_epochs], got {self.n_prune_epochs}")
-        if self.init_scale is not None and not self.init_scale > 0:
-            raise ValueError(f"init_scale must be None or > 0, got {self.init_scale}")
-        if not (self.prune_penalty in ("aic", "bic") or (
-                isinstance(self.prune_penalty, (int, float)) and self.prune_penalty >= 0)):
-            raise ValueError(f"prune_penalty must be 'aic', 'bic' or a number >= 0, "
-                             f"got {self.prune_penalty!r}")
-        if self.prune_mixing not in ("fitted", "uniform"):
-            raise ValueError(f"prune_mixing must be 'fitted' or 'uniform', "
-                             f"got {self.prune_mixing!r}")
-        if self.m_step_pairs not in ("all", "sampled"):
-            raise ValueError(f"m_step_pairs must be 'all' or 'sampled', got {self.m_step_pairs!r}")
-        if self.ensemble_k not in ("anmi", "median"):
-            raise ValueError(f"ensemble_k must be 'anmi' or 'median', got {self.ensemble_k!r}")
-        if self.init_lr is not None and not self.init_lr > 0:
-            raise ValueError(f"init_lr must be None or > 0, got {self.init_lr}")
-        for name in ("hidden_size", "n_layers", "n_em_epochs", "n_m_epochs",
-                     "max_computation_size", "batch_size", "n_ensemble", "n_jobs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -1,4 +1,5 @@
-"""``plsa-em``: pLSA-style EM user clustering of Geyik, Dasdan & Lee (2015), seed 001.
+"""``plsa-em``: pLSA-style EM user clustering of Geyik, Dasdan & Lee (2015), "User Clustering
+in Online Advertising via Topic Models".
 
 The model: a user is independent of its cluster given the events ("beacons") of its history, so
 
@@ -36,13 +37,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -121,30 +124,52 @@ class PlsaEM(Clusterer):
 
     Parameters
     ----------
-    n_clusters : number of clusters C (the harness passes the dataset's K).
-    assignment : ``"hard"`` (p(c|u) = 1 for the best cluster) or ``"soft"`` (Algorithm 1's two modes).
-    cluster_prior : ``"uniform"`` (default; p(c|b) ∝ p(b|c)) or ``"learned"`` (the paper's
-        p(c|b) = p(c) p(b|c) / p(b), which collapses; see the module docstring).
-    max_iter : maximum number of E+M rounds after the initial M step.
-    tol : convergence threshold on the largest change of any p(c) or p(b|c).
-    chunk_size : users per block in the E and M steps (bounds the working memory).
-    seed : seed of the arbitrary initial assignment.
+    n_clusters : int, default=2
+        Number of clusters C (the harness passes the dataset's K).
+    assignment : {"hard", "soft"}, default="hard"
+        Algorithm 1's two modes: p(c|u) = 1 for the best cluster, or kept soft.
+    cluster_prior : {"uniform", "learned"}, default="uniform"
+        "uniform": p(c|b) ∝ p(b|c); "learned": the paper's p(c|b) = p(c) p(b|c) / p(b), which
+        collapses (see the module docstring).
+    max_iter : int, default=100
+        Maximum number of E+M rounds after the initial M step.
+    tol : float, default=1e-6
+        Convergence threshold on the largest change of any p(c) or p(b|c).
+    chunk_size : int, default=100000
+        Users per block in the E and M steps (bounds the working memory).
+    seed : int, default=0
+        Seed of the arbitrary initial assignment.
 
-    Attributes after fit
-    --------------------
-    cluster_given_beacon_ : float64 (n_types, C), p(c|b) — the stored model (rows of types never
-        seen in training are 0).
-    beacon_given_cluster_ : float64 (n_types, C), p(b|c) (columns sum to 1 for non-empty clusters).
-    cluster_weight_ : float64 (C,), p(c).
-    n_iter_ : E+M rounds run; converged_ : whether ``tol`` was reached.
-    labels_ : int64 (N,), the run-time assignment argmax_c p(c|u) of the training users.
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        The run-time assignment argmax_c p(c|u) of the training users, int64.
+    cluster_given_beacon_ : ndarray of shape (n_types, n_clusters)
+        p(c|b), the stored model, float64 (rows of types never seen in training are 0).
+    beacon_given_cluster_ : ndarray of shape (n_types, n_clusters)
+        p(b|c), float64 (columns sum to 1 for non-empty clusters).
+    cluster_weight_ : ndarray of shape (n_clusters,)
+        p(c), float64.
+    n_iter_ : int
+        E+M rounds run.
+    converged_ : bool
+        Whether ``tol`` was reached.
     """
 
     outputs = ("labels", "embeddings")
     needs_n_clusters = True
     presets = {"quick": {"max_iter": 30}, "paper": {"max_iter": 200}}
     paper = ("Geyik, Dasdan & Lee, 'User Clustering in Online Advertising via Topic Models', "
-             "arXiv:1501.06595, 2015 (seed 001)")
+             "arXiv:1501.06595, 2015")
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "assignment": [StrOptions(set(ASSIGNMENTS))],
+        "cluster_prior": [StrOptions(set(CLUSTER_PRIORS))],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, n_clusters: int = 2, assignment: str = "hard",
                  cluster_prior: str = "uniform", max_iter: int = 100, tol: float = 1e-6,
@@ -158,9 +183,9 @@ class PlsaEM(Clusterer):
         self.seed = seed
 
     # ------------------------------------------------------------------ public API
-    def fit(self, seqs: EventSequences) -> "PlsaEM":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> PlsaEM:
         """Fit on in-memory sequences; sets the tables above and ``labels_`` (N,)."""
-        self._validate_params()
         check_input(seqs, min_sequences=self.n_clusters)
         counts = beacon_counts(seqs)
         step = int(self.chunk_size)
@@ -169,7 +194,8 @@ class PlsaEM(Clusterer):
         self.labels_ = np.concatenate([self._assign(b) for b in blocks])
         return self
 
-    def fit_stored(self, path: Path | str, spill_dir: Path | str | None = None) -> "PlsaEM":
+    @fit_context
+    def fit_stored(self, path: Path | str, spill_dir: Path | str | None = None) -> PlsaEM:
         """Fit out of core on a stored dataset directory (``benchmark.core.storage`` format).
 
         One pass over ``iter_shards(path)`` turns each shard into its sparse count matrix, written
@@ -180,7 +206,6 @@ class PlsaEM(Clusterer):
         """
         from benchmark.core.storage import iter_shards, read_meta
 
-        self._validate_params()
         n_types = int(read_meta(Path(path))["n_types"])
         own = spill_dir is None
         spill = Path(tempfile.mkdtemp(prefix="plsa-em-")) if own else Path(spill_dir)
@@ -308,15 +333,6 @@ class PlsaEM(Clusterer):
         return self._predict_counts(block.counts)
 
     # ------------------------------------------------------------------ checks
-    def _validate_params(self) -> None:
-        if self.assignment not in ASSIGNMENTS:
-            raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got {self.assignment!r}")
-        if self.cluster_prior not in CLUSTER_PRIORS:
-            raise ValueError(f"cluster_prior must be one of {CLUSTER_PRIORS}, "
-                             f"got {self.cluster_prior!r}")
-        if self.n_clusters < 1 or self.chunk_size < 1 or self.max_iter < 0:
-            raise ValueError("n_clusters and chunk_size must be >= 1 and max_iter >= 0")
-
     def _check_fitted(self, seqs: EventSequences) -> None:
         if not hasattr(self, "cluster_given_beacon_"):
             raise RuntimeError("PlsaEM is not fitted; call fit() first")

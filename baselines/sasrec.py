@@ -1,7 +1,7 @@
-"""``sasrec``: SASRec user embeddings clustered by k-means (seeds 002 and 004).
+"""``sasrec``: SASRec user embeddings clustered by k-means.
 
-SASRec (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018) as seed 004
-summarises it: a stack of causal self-attention blocks over the sequence of event types, the same
+SASRec (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018) as the lecture on
+sequential recommenders summarises it: a stack of causal self-attention blocks over the sequence of event types, the same
 type embedding matrix M at the input and the output (score of type j after position t:
 r_{j,t} = F_t · M_j), learnable absolute position embeddings, trained on next-event prediction
 with sampled negatives and binary cross-entropy
@@ -13,7 +13,7 @@ or, optionally, gSASRec's gBCE (Petrov & Macdonald 2023): the positive term is r
 that negative sampling causes. An optional input channel adds the time since the previous event
 (log1p(Δt / median Δt), projected to the hidden size) to the type and position embeddings.
 
-As in seed 002, a user's embedding is the encoder output at the last position (``pooling="last"``)
+As in the SASRec + CatBoost slides, a user's embedding is the encoder output at the last position (``pooling="last"``)
 or the mean over its positions (``"mean"``); ``labels_`` are k-means clusters of the embeddings.
 
 Protocol: the last event of every sequence is held out of training. After training, the model
@@ -32,11 +32,13 @@ original draws items the user never saw, which does not exist for a handful of e
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from baselines._torch import torch_threads
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -128,29 +130,64 @@ class SASRec(Clusterer):
 
     Parameters
     ----------
-    n_clusters : clusters for k-means on the embeddings (the harness passes the dataset's K).
-    hidden_size : d, size of type/position embeddings and of every layer (paper: 50).
-    n_blocks : self-attention blocks (paper: 2).
-    n_heads : attention heads (paper: 1).
-    dropout : dropout rate (paper: 0.2 on sparse data, 0.5 on MovieLens-1M).
-    max_len : n, the last ``max_len`` events of a sequence are used (paper: 50; 200 on ML-1M).
-    n_epochs : passes over the training sequences (no early stopping).
-    batch_size : sequences per step (paper: 128).
-    lr : Adam learning rate (paper: 0.001).
-    loss : ``"bce"`` (SASRec) or ``"gbce"`` (gSASRec).
-    n_negatives : sampled negatives per position (SASRec: 1).
-    gbce_t : gSASRec calibration t in [0, 1] (0 gives plain BCE; the gSASRec paper uses 0.75).
-    time_feature : add the time since the previous event as an input channel.
-    pooling : user embedding = state at the ``"last"`` position or the ``"mean"`` over positions.
-    top_k : k of hit-rate@k and NDCG@k on the held-out last event.
-    n_init : k-means restarts.
-    device : torch device (``"cpu"`` or ``"cuda"``).
-    n_threads : CPU threads torch may use during fit/transform (results are reproducible for a
-        fixed value).
-    seed : seeds torch, negative sampling, batching and k-means.
+    n_clusters : int, default=2
+        Clusters for k-means on the embeddings (the harness passes the dataset's K).
+    hidden_size : int, default=50
+        d, size of type/position embeddings and of every layer (paper: 50); a multiple of
+        ``n_heads``.
+    n_blocks : int, default=2
+        Self-attention blocks (paper: 2).
+    n_heads : int, default=1
+        Attention heads (paper: 1).
+    dropout : float in [0, 1), default=0.2
+        Dropout rate (paper: 0.2 on sparse data, 0.5 on MovieLens-1M).
+    max_len : int, default=50
+        n, the last ``max_len`` events of a sequence are used (paper: 50; 200 on ML-1M).
+    n_epochs : int, default=20
+        Passes over the training sequences (no early stopping).
+    batch_size : int, default=128
+        Sequences per step (paper: 128).
+    lr : float, default=1e-3
+        Adam learning rate (paper: 0.001).
+    loss : {"bce", "gbce"}, default="bce"
+        SASRec's binary cross-entropy or gSASRec's gBCE.
+    n_negatives : int, default=1
+        Sampled negatives per position (SASRec: 1), at most ``n_types - 1``.
+    gbce_t : float in [0, 1], default=0.75
+        gSASRec calibration t (0 gives plain BCE; the gSASRec paper uses 0.75).
+    time_feature : bool, default=False
+        Add the time since the previous event as an input channel.
+    pooling : {"last", "mean"}, default="last"
+        User embedding = the state at the last position or the mean over positions.
+    top_k : int, default=10
+        k of hit-rate@k and NDCG@k on the held-out last event.
+    n_init : int, default=10
+        k-means restarts.
+    device : str, default="cpu"
+        Torch device (``"cpu"`` or ``"cuda"``).
+    n_threads : int, default=1
+        CPU threads torch may use during fit/transform (results are reproducible for a fixed
+        value).
+    seed : int, default=0
+        Seeds torch, negative sampling, batching and k-means.
 
-    After fit: ``labels_`` int64 (N,), ``metrics_`` (next-event quality, final training loss),
-    ``loss_history_`` (mean loss per epoch).
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        k-means cluster of every sequence, int64.
+    encoder_ : torch.nn.Module
+        The trained encoder.
+    kmeans_ : sklearn.cluster.KMeans
+        The fitted k-means.
+    loss_history_ : list of float
+        Mean training loss per epoch.
+    metrics_ : dict
+        Next-event quality on the held-out last events (with the most-popular baseline) and the
+        final training loss.
+    n_types_ : int
+        Event types seen in ``fit``.
+    time_scale_ : float
+        Median positive gap, the unit of the time feature.
     """
 
     outputs = ("labels", "embeddings")
@@ -163,7 +200,29 @@ class SASRec(Clusterer):
                   "dropout": 0.2, "batch_size": 128, "lr": 1e-3},
     }
     paper = ("Kang & McAuley, 'Self-Attentive Sequential Recommendation', ICDM 2018; gBCE: "
-             "Petrov & Macdonald, RecSys 2023; embeddings + probe as in seed 002")
+             "Petrov & Macdonald, RecSys 2023; embeddings + CatBoost probe as in the SASRec + "
+             "CatBoost slides")
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_len": [Interval(Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions(set(LOSSES))],
+        "n_negatives": [Interval(Integral, 1, None, closed="left")],
+        "gbce_t": [Interval(Real, 0, 1, closed="both")],
+        "time_feature": ["boolean"],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "n_threads": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, n_clusters: int = 2, hidden_size: int = 50, n_blocks: int = 2,
                  n_heads: int = 1, dropout: float = 0.2, max_len: int = 50, n_epochs: int = 20,
@@ -192,10 +251,16 @@ class SASRec(Clusterer):
         self.seed = seed
 
     # ------------------------------------------------------------------ public API
-    def fit(self, seqs: EventSequences) -> "SASRec":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> SASRec:
         """Train on all but the last event of every sequence, score that held-out event
         (``metrics_``), then cluster the full-sequence embeddings (``labels_`` int64 (N,))."""
-        self._validate(seqs)
+        if self.hidden_size % self.n_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by "
+                             f"n_heads {self.n_heads}")
+        if isinstance(seqs, EventSequences) and self.n_negatives > max(seqs.n_types - 1, 1):
+            raise ValueError(f"n_negatives must be in [1, n_types - 1 = {seqs.n_types - 1}], "
+                             f"got {self.n_negatives}")
         with torch_threads(self.n_threads):
             return self._fit(seqs)
 
@@ -346,19 +411,3 @@ class SASRec(Clusterer):
         """Token ids int64 (E,) (type + 1; 0 is padding) and Δt features float32 (E,)."""
         feat = np.log1p(self._gaps(seqs) / self.time_scale_).astype(np.float32)
         return seqs.types.astype(np.int64) + 1, feat
-
-    def _validate(self, seqs: EventSequences) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if not 1 <= self.n_negatives <= max(seqs.n_types - 1, 1):
-            raise ValueError(f"n_negatives must be in [1, n_types - 1 = {seqs.n_types - 1}], "
-                             f"got {self.n_negatives}")
-        if not 0.0 <= self.gbce_t <= 1.0:
-            raise ValueError(f"gbce_t must be in [0, 1], got {self.gbce_t}")
-        if self.hidden_size % self.n_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by "
-                             f"n_heads {self.n_heads}")
-        if min(self.max_len, self.n_epochs, self.batch_size, self.top_k, self.n_threads) < 1:
-            raise ValueError("max_len, n_epochs, batch_size, top_k and n_threads must be >= 1")

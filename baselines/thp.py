@@ -25,11 +25,13 @@ last event; k-means then clusters the embeddings of **all** sequences at once.
 from __future__ import annotations
 
 import time
+from numbers import Integral, Real
 from typing import Callable
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
-from benchmark.core.method import Clusterer, check_input
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -140,27 +142,63 @@ class TransformerHawkesKMeans(Clusterer):
 
     Parameters
     ----------
-    n_clusters : number of clusters for k-means (the harness passes the dataset's K).
-    d_model : hidden size M of the event embedding, temporal encoding and encoder (paper's M).
-    n_layers : number of encoder layers (paper's N).
-    n_heads : attention heads (paper's H).
-    d_inner : hidden size of the feed-forward sub-layer (paper's M_H, eq. 4).
-    dropout : dropout rate inside the encoder.
-    use_lstm : run an LSTM over the encoder outputs before the intensity layer (authors' code;
-        the LAL paper's THP representations are built this way).
-    n_quadrature : Gauss-Legendre nodes per inter-event interval for the intensity integral.
-    n_epochs : passes over the data. batch_size : sequences per mini-batch. lr : Adam step size.
-    max_len : sequences longer than this keep their last ``max_len`` events (attention is O(L^2)).
-    time_scale : divide times by this before the model sees them; ``None`` = mean inter-event time
-        of the training data. Log-likelihoods are always reported in the data's own time unit.
-    n_init : k-means restarts. seed : seeds torch, batching and k-means.
-    device : torch device for training and inference (``"cpu"``, ``"cuda"``); the padded data
-        live on it for the whole fit. Results on a GPU differ from CPU ones in the last digits.
+    n_clusters : int, default=2
+        Number of clusters for k-means (the harness passes the dataset's K).
+    d_model : int, default=32
+        Hidden size M of the event embedding, temporal encoding and encoder (paper's M); a
+        multiple of ``n_heads``.
+    n_layers : int, default=2
+        Number of encoder layers (paper's N).
+    n_heads : int, default=2
+        Attention heads (paper's H).
+    d_inner : int, default=64
+        Hidden size of the feed-forward sub-layer (paper's M_H, eq. 4).
+    dropout : float in [0, 1), default=0.0
+        Dropout rate inside the encoder.
+    use_lstm : bool, default=False
+        Run an LSTM over the encoder outputs before the intensity layer (authors' code; the LAL
+        paper's THP representations are built this way).
+    n_quadrature : int, default=8
+        Gauss-Legendre nodes per inter-event interval for the intensity integral.
+    n_epochs : int, default=30
+        Passes over the data.
+    batch_size : int, default=32
+        Sequences per mini-batch.
+    lr : float, default=1e-3
+        Adam step size.
+    max_len : int, default=512
+        Sequences longer than this keep their last ``max_len`` events (attention is O(L^2)).
+    time_scale : float > 0 or None, default=None
+        Divide times by this before the model sees them; None = the mean inter-event time of
+        the training data. Log-likelihoods are always reported in the data's own time unit.
+    n_init : int, default=10
+        k-means restarts.
+    seed : int, default=0
+        Seeds torch, batching and k-means.
+    device : str, default="cpu"
+        Torch device for training and inference (``"cpu"``, ``"cuda"``); the padded data live on
+        it for the whole fit. Results on a GPU differ from CPU ones in the last digits.
 
-    After ``fit``: ``labels_`` (N,), ``embeddings_`` float32 (N, d_model), ``loss_history_`` (mean
-    training negative log-likelihood per event for each epoch, in scaled time), ``train_seconds_``
-    (wall time of the training epochs) and ``metrics_`` with ``train_loglik_per_event`` (original
-    time unit).
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        k-means cluster of every sequence.
+    embeddings_ : ndarray of shape (n_sequences, d_model)
+        Hidden state at each training sequence's last event, float32.
+    loss_history_ : list of float
+        Mean training negative log-likelihood per event for each epoch, in scaled time.
+    train_seconds_ : float
+        Wall time of the training epochs.
+    metrics_ : dict
+        ``train_loglik_per_event`` in the data's own time unit.
+    net_ : torch.nn.Module
+        The trained network.
+    kmeans_ : sklearn.cluster.KMeans
+        The fitted k-means.
+    n_types_ : int
+        Event types seen in ``fit``.
+    time_scale_ : float
+        Time scale used.
     """
 
     outputs = ("labels", "embeddings")
@@ -170,6 +208,24 @@ class TransformerHawkesKMeans(Clusterer):
                          "use_lstm": True, "n_init": 3},
                "paper": {"n_epochs": 50, "use_lstm": True}}
     paper = "Zuo et al., Transformer Hawkes Process, ICML 2020 (+ k-means, as in the LAL paper)"
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "d_model": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "d_inner": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "use_lstm": ["boolean"],
+        "n_quadrature": [Interval(Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_len": [Interval(Integral, 1, None, closed="left")],
+        "time_scale": [Interval(Real, 0, None, closed="neither"), None],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "device": [str],
+    }
 
     def __init__(
         self,
@@ -268,7 +324,8 @@ class TransformerHawkesKMeans(Clusterer):
         event_ll = torch.where(has_next[:, :-1], log_lam, 0.0).sum()
         return integral - event_ll, int(has_next.sum())
 
-    def fit(self, seqs: EventSequences) -> "TransformerHawkesKMeans":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> TransformerHawkesKMeans:
         from sklearn.cluster import KMeans
 
         run_epoch = self.epoch_runner(seqs)
@@ -297,8 +354,6 @@ class TransformerHawkesKMeans(Clusterer):
                              "every sequence has a single event")
         self.n_types_ = seqs.n_types
         if self.time_scale is not None:
-            if not self.time_scale > 0:
-                raise ValueError(f"time_scale must be > 0, got {self.time_scale}")
             self.time_scale_ = float(self.time_scale)
         else:
             gaps = np.diff(seqs.times)[np.diff(seqs.seq_index()) == 0]

@@ -10,10 +10,13 @@ scikit-learn's k-means. Extraction runs in tsfresh's own process pool with ``n_j
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral
 
-from baselines._series import check_series_params, count_series, inter_event_times
-from benchmark.core.method import Clusterer, check_input
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from baselines._series import SERIES_KINDS, WINDOW_STARTS, count_series, inter_event_times
+from benchmark.core.method import Clusterer, check_input, fit_context
 from benchmark.core.registry import register_method
 from benchmark.core.sequences import EventSequences
 
@@ -112,16 +115,38 @@ class TsfreshKMeans(Clusterer):
 
     Parameters
     ----------
-    n_clusters : number of clusters (the harness passes the dataset's K).
-    n_steps : bins per sequence for the count series; the LAL authors' partition uses 128.
-    feature_set : ``"minimal"``, ``"fast"`` (default: tsfresh's efficient set without
-        :data:`COSTLY_CALCULATORS`), ``"efficient"`` or ``"comprehensive"`` (the LAL authors'
-        code used the comprehensive set).
-    series : ``"counts"`` (events per bin, default, as the LAL authors' code) or ``"cumulative"``.
-    window_start : ``"zero"`` (bins cover [0, window end], as LAL does) or ``"first"``.
-    n_jobs : tsfresh extraction processes (0 = in this process); CI has 2 cores.
-    n_init : k-means restarts.
-    seed : random seed (k-means ``random_state``).
+    n_clusters : int, default=2
+        Number of clusters (the harness passes the dataset's K).
+    n_steps : int >= 2, default=128
+        Bins per sequence for the count series; the LAL authors' partition uses 128.
+    feature_set : {"minimal", "fast", "efficient", "comprehensive"}, default="fast"
+        tsfresh calculators: "fast" is tsfresh's efficient set without
+        :data:`COSTLY_CALCULATORS`; the LAL authors' code used the comprehensive set.
+    series : {"counts", "cumulative"}, default="counts"
+        Events per bin (as the LAL authors' code) or their running sum.
+    window_start : {"zero", "first"}, default="zero"
+        Bins cover [0, window end] (as LAL does) or start at the first event.
+    n_jobs : int, default=2
+        tsfresh extraction processes (0 = in this process).
+    n_init : int, default=10
+        k-means restarts.
+    seed : int, default=0
+        Random seed (k-means ``random_state``).
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        k-means cluster of every sequence, int64.
+    feature_names_ : list of str
+        tsfresh feature columns, sorted by name.
+    imputer_ : sklearn.impute.SimpleImputer
+        Median imputation of the non-finite feature values.
+    scaler_ : sklearn.preprocessing.StandardScaler
+        Standardisation of the imputed features.
+    kmeans_ : sklearn.cluster.KMeans
+        The fitted k-means.
+    metrics_ : dict
+        k-means inertia and the number of features.
     """
 
     outputs = ("labels", "embeddings")
@@ -131,6 +156,16 @@ class TsfreshKMeans(Clusterer):
                "paper": {"n_steps": 128, "feature_set": "fast", "n_init": 10}}
     paper = ("tsfresh (Christ et al., Neurocomputing 2018) features + k-means as a baseline in "
              "the LAL paper, §5")
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_steps": [Interval(Integral, 2, None, closed="left")],
+        "feature_set": [StrOptions(set(FEATURE_SETS))],
+        "series": [StrOptions(set(SERIES_KINDS))],
+        "window_start": [StrOptions(set(WINDOW_STARTS))],
+        "n_jobs": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -152,17 +187,12 @@ class TsfreshKMeans(Clusterer):
         self.n_init = n_init
         self.seed = seed
 
-    def fit(self, seqs: EventSequences) -> "TsfreshKMeans":
+    @fit_context
+    def fit(self, seqs: EventSequences) -> TsfreshKMeans:
         from sklearn.cluster import KMeans
         from sklearn.impute import SimpleImputer
         from sklearn.preprocessing import StandardScaler
 
-        check_series_params(self.n_steps, self.series, self.window_start)
-        feature_settings(self.feature_set)  # validates the name
-        if self.n_clusters < 1:
-            raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
-        if self.n_jobs < 0:
-            raise ValueError(f"n_jobs must be >= 0, got {self.n_jobs}")
         check_input(seqs, min_sequences=max(self.n_clusters, 2))
         feats = self._features(seqs)
         self.feature_names_ = list(feats.columns)

@@ -9,6 +9,8 @@ Each sequence becomes a multivariate series with one channel per event type (see
 
 from __future__ import annotations
 
+from sklearn.utils._param_validation import StrOptions
+
 from baselines._series import TslearnSeriesClusterer, tslearn_clustering
 from benchmark.core.registry import register_method
 
@@ -21,23 +23,42 @@ class TslearnKMeans(TslearnSeriesClusterer):
 
     Parameters
     ----------
-    n_clusters : number of clusters (the harness passes the dataset's K).
-    n_steps : bins per sequence (time steps of each series); the LAL authors' partition uses 128.
-    series : ``"cumulative"`` (counting process N_c(t) at each bin end, default) or ``"counts"``
-        (events per bin).
-    window_start : ``"zero"`` (bins cover [0, window end], as LAL does) or ``"first"`` (from the
-        first event).
-    metric : ``TimeSeriesKMeans`` metric: ``"euclidean"``, ``"dtw"`` (DBA barycentres) or
-        ``"softdtw"``; DTW variants cost O(n_steps²) per pair.
-    n_init : k-means restarts (best inertia kept).
-    max_iter : k-means iterations per restart.
-    seed : random seed (``random_state`` of tslearn).
+    n_clusters : int, default=2
+        Number of clusters (the harness passes the dataset's K).
+    n_steps : int >= 2, default=128
+        Bins per sequence (time steps of each series); the LAL authors' partition uses 128.
+    series : {"cumulative", "counts"}, default="cumulative"
+        The counting process N_c(t) at each bin end, or the events per bin.
+    window_start : {"zero", "first"}, default="zero"
+        Bins cover [0, window end] (as LAL does) or start at the first event.
+    metric : {"euclidean", "dtw", "softdtw"}, default="euclidean"
+        ``TimeSeriesKMeans`` metric; "dtw" uses DBA barycentres; the DTW variants cost
+        O(n_steps²) per pair.
+    n_init : int, default=5
+        k-means restarts (the best inertia is kept).
+    max_iter : int, default=100
+        k-means iterations per restart.
+    seed : int, default=0
+        Random seed (``random_state`` of tslearn).
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        Cluster of every sequence, int64.
+    model_ : tslearn.clustering.TimeSeriesKMeans
+        The fitted estimator.
+    metrics_ : dict
+        ``inertia`` of the fitted estimator.
     """
 
     presets = {"quick": {"n_steps": 32, "n_init": 2, "max_iter": 30},
                "paper": {"n_steps": 128, "n_init": 5, "max_iter": 100}}
     paper = ("tslearn TimeSeriesKMeans (Tavenard et al., JMLR 2020) as a baseline in "
              "the LAL paper, §5")
+    _parameter_constraints = {
+        **TslearnSeriesClusterer._parameter_constraints,
+        "metric": [StrOptions(set(METRICS))],
+    }
 
     def __init__(
         self,
@@ -58,10 +79,6 @@ class TslearnKMeans(TslearnSeriesClusterer):
         self.n_init = n_init
         self.max_iter = max_iter
         self.seed = seed
-
-    def _check_params(self) -> None:
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
 
     def _model(self):
         return tslearn_clustering().TimeSeriesKMeans(

@@ -20,21 +20,36 @@ class TslearnKShape(TslearnSeriesClusterer):
 
     Parameters
     ----------
-    n_clusters : number of clusters (the harness passes the dataset's K).
-    n_steps : bins per sequence (time steps of each series); the LAL authors' partition uses 128.
-    series : ``"cumulative"`` (counting process N_c(t) at each bin end, default) or ``"counts"``
-        (events per bin).
-    window_start : ``"zero"`` (bins cover [0, window end], as LAL does) or ``"first"`` (from the
-        first event).
-    n_init : k-Shape restarts (best inertia kept).
-    max_iter : k-Shape iterations per restart.
-    seed : random seed (``random_state`` of tslearn).
+    n_clusters : int, default=2
+        Number of clusters (the harness passes the dataset's K).
+    n_steps : int >= 2, default=128
+        Bins per sequence (time steps of each series); the LAL authors' partition uses 128.
+    series : {"cumulative", "counts"}, default="cumulative"
+        The counting process N_c(t) at each bin end, or the events per bin.
+    window_start : {"zero", "first"}, default="zero"
+        Bins cover [0, window end] (as LAL does) or start at the first event.
+    n_init : int, default=3
+        k-Shape restarts (the best inertia is kept).
+    max_iter : int, default=100
+        k-Shape iterations per restart.
+    seed : int, default=0
+        Random seed (``random_state`` of tslearn).
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_sequences,)
+        Cluster of every sequence, int64.
+    model_ : tslearn.clustering.KShape
+        The fitted estimator.
+    metrics_ : dict
+        ``inertia`` of the fitted estimator.
     """
 
     presets = {"quick": {"n_steps": 32, "n_init": 1, "max_iter": 30},
                "paper": {"n_steps": 128, "n_init": 3, "max_iter": 100}}
     paper = ("k-Shape (Paparrizos & Gravano, SIGMOD 2015) in tslearn as a baseline in "
              "the LAL paper, §5")
+    _parameter_constraints = TslearnSeriesClusterer._parameter_constraints
 
     def __init__(
         self,

@@ -29,7 +29,7 @@ import numpy as np
 from benchmark.core.dataset import Dataset
 from benchmark.core.registry import LoadContext, UnknownNameError, register_dataset
 from benchmark.core.sequences import EventSequences
-from benchmark.core.storage import concatenate, save_dataset
+from benchmark.core.storage import concatenate, load_sequences, read_meta, save_dataset
 
 from .hawkes_kernels import (
     BoxKernels,
@@ -197,6 +197,34 @@ def true_cluster_log_likelihoods(seqs: EventSequences, params: list[HawkesParams
                      for i in range(len(seqs))])
 
 
+def oracle_log_likelihoods(dataset_dir: Path) -> np.ndarray:
+    """The registered ``oracle`` of the generated sets: :func:`true_cluster_log_likelihoods` of
+    the stored dataset in ``dataset_dir`` under the true parameters in its metadata.
+
+    Parameters
+    ----------
+    dataset_dir : Path
+        A stored dataset (:mod:`benchmark.core.storage`) written by this generator or
+        :mod:`generators.huge`, whose ``dataset_meta`` holds ``params``.
+
+    Returns
+    -------
+    ndarray
+        float64 (N, K): log-likelihood (nats) of each sequence under each cluster.
+
+    Raises
+    ------
+    ValueError
+        The metadata holds no true Hawkes parameters.
+    """
+    params = read_meta(dataset_dir).get("dataset_meta", {}).get("params")
+    if not params:
+        raise ValueError(f"{dataset_dir}: the dataset metadata holds no true Hawkes parameters "
+                         "(only the generated synthetic sets have them)")
+    return true_cluster_log_likelihoods(load_sequences(dataset_dir),
+                                        [HawkesParams.from_dict(p) for p in params])
+
+
 def _make_loader(family: str, n_clusters: int):
     def load(ctx: LoadContext) -> Dataset:
         return make_lal_dataset(family, n_clusters, seed=0)
@@ -224,10 +252,10 @@ for _family in FAMILIES:
             dataset_name(_family, _k), kind="synthetic", n_clusters=_k,
             description=f"LAL synthetic: {_k} clusters x 400 Hawkes sequences, 5 types, "
                         f"{_DESCRIPTIONS[_family]}",
-            paper_group=_family, version=GENERATOR_VERSION,
+            family=_family, version=GENERATOR_VERSION,
             paper_stats={"mean_length": PAPER_MEAN_LENGTH[_family, _k],
                          "n_sequences": 400 * _k, "n_types": 5},
-            generate=_make_generate(dataset_name(_family, _k)),
+            generate=_make_generate(dataset_name(_family, _k)), oracle=oracle_log_likelihoods,
         )(_make_loader(_family, _k))
 
 
@@ -240,18 +268,15 @@ def _parse_name(name: str) -> tuple[str, int] | None:
 
 
 def generate_to_dir(name: str, out_dir: Path, seed: int = 0) -> Path:
-    """Generate dataset ``name`` with ``seed`` and store it at ``out_dir`` (the dataset directory
-    itself: meta.json and Parquet shards, written atomically; an older dataset there is replaced).
-    Returns ``out_dir``. Raises ``UnknownNameError`` for an unknown name and ``OSError`` (with
-    nothing left at ``out_dir``) when writing fails."""
+    """Generate dataset ``name`` (one of the 12 LAL sets; ``Huge`` is
+    :func:`generators.huge.write_huge`) with ``seed`` and store it at ``out_dir`` (the dataset
+    directory itself: meta.json and Parquet shards, written atomically; an older dataset there is
+    replaced). Returns ``out_dir``. Raises ``UnknownNameError`` for another name and ``OSError``
+    (with nothing left at ``out_dir``) when writing fails."""
     out_dir = Path(out_dir)
-    if name == "Huge":
-        from .huge import write_huge
-
-        return write_huge(out_dir, seed=seed)
     parsed = _parse_name(name)
     if parsed is None:
-        known = [dataset_name(f, k) for f in FAMILIES for k in CLUSTER_COUNTS] + ["Huge"]
+        known = [dataset_name(f, k) for f in FAMILIES for k in CLUSTER_COUNTS]
         raise UnknownNameError(f"unknown synthetic dataset {name!r}; known: {', '.join(known)}")
     dataset = make_lal_dataset(*parsed, seed=seed)
     try:

@@ -2,13 +2,16 @@
 streamed to sharded Parquet.
 
 The five clusters' parameters follow the ``exp`` protocol of :mod:`generators.hawkes_synthetic`
-(LAL Table 1: Huge, mean length 50). The data are never held in memory at once: shard ``s``
+(LAL Table 1: Huge, mean length 50). The data are never held in memory at once: the loader
+returns a :class:`~benchmark.core.dataset.ShardedDataset` (:func:`huge_dataset`) whose shard ``s``
 (``shard_size`` sequences, an equal share of every cluster, shuffled within the shard) is
-simulated from its own child seed, by a pool of worker processes, and written by
-:class:`benchmark.core.storage.DatasetWriter` as soon as it is ready, in shard order. The result is
-therefore identical whatever the number of workers. The writer works in a temporary directory
+simulated from its own child seed, by a pool of worker processes, and written by the catalog
+(:func:`benchmark.core.catalog.write_dataset`, through
+:class:`benchmark.core.storage.DatasetWriter`) as soon as it is ready, in shard order. The result
+is therefore identical whatever the number of workers. The writer works in a temporary directory
 renamed into place at the end, so an error (a full disk included) leaves nothing at the target.
-Read it back lazily with :func:`benchmark.core.storage.iter_shards`.
+:func:`write_huge` writes the same data to any path. Read it back lazily with
+:func:`benchmark.core.storage.iter_shards`.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from typing import Iterator
 
 import numpy as np
 
-from benchmark.core.catalog import dataset_dir
+from benchmark.core.catalog import write_dataset
+from benchmark.core.dataset import ShardedDataset
 from benchmark.core.registry import LoadContext, register_dataset
 from benchmark.core.sequences import EventSequences
-from benchmark.core.storage import DatasetWriter, concatenate, read_meta
+from benchmark.core.storage import concatenate
 
 from .hawkes_kernels import HawkesParams, window_for_mean_count
-from .hawkes_synthetic import GENERATOR_VERSION, draw_cluster_params, simulate_nonempty
+from .hawkes_synthetic import (
+    GENERATOR_VERSION,
+    draw_cluster_params,
+    oracle_log_likelihoods,
+    simulate_nonempty,
+)
 
 HUGE_N_SEQUENCES = 1_000_000
 HUGE_N_CLUSTERS = 5
@@ -76,15 +85,40 @@ def _shards(jobs: list[tuple], n_workers: int) -> Iterator[tuple[EventSequences,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def write_huge(path: Path, seed: int = 0, n_sequences: int = HUGE_N_SEQUENCES,
-               shard_size: int = HUGE_SHARD_SIZE, n_workers: int | None = None) -> Path:
-    """Simulate Huge (or a smaller version with ``n_sequences``) and stream it to ``path``.
+def huge_dataset(seed: int = 0, n_sequences: int | None = None, shard_size: int | None = None,
+                 n_workers: int | None = None) -> ShardedDataset:
+    """Huge (or a smaller version) as a :class:`~benchmark.core.dataset.ShardedDataset`.
 
-    n_sequences and shard_size must be multiples of the 5 clusters and n_sequences a multiple of
-    shard_size. n_workers : simulation processes (default: the CPUs available, at most 8).
-    Returns ``path``; raises ``OSError`` (nothing left at ``path``) if writing fails.
+    Nothing is simulated here: shard ``s`` is simulated when the result's ``shards`` iterator
+    reaches it (by ``n_workers`` processes, at most 2 shards per worker ahead), so the caller
+    writes each shard as it comes (:func:`benchmark.core.catalog.write_dataset`).
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Generator seed (0: the registered set).
+    n_sequences : int, optional
+        Number of sequences, a multiple of ``shard_size``; default :data:`HUGE_N_SEQUENCES`
+        (10^6). The set is named ``Huge`` at that size, ``Huge_N`` otherwise.
+    shard_size : int, optional
+        Sequences per shard, a multiple of the 5 clusters; default :data:`HUGE_SHARD_SIZE`.
+    n_workers : int, optional
+        Simulation processes; default the CPUs available, at most 8. The data do not depend on it.
+
+    Returns
+    -------
+    ShardedDataset
+        Shards of ``shard_size`` sequences (an equal share of every cluster, shuffled within the
+        shard; ids ``0..n_sequences-1``) with their labels 0..4; metadata with the true
+        parameters (``params``), the window ``horizon`` (a.u.) and the sizes.
+
+    Raises
+    ------
+    ValueError
+        Sizes that are not such multiples.
     """
-    path = Path(path)
+    n_sequences = HUGE_N_SEQUENCES if n_sequences is None else n_sequences
+    shard_size = HUGE_SHARD_SIZE if shard_size is None else shard_size
     if shard_size < 1 or shard_size % HUGE_N_CLUSTERS or n_sequences % shard_size or n_sequences < 1:
         raise ValueError(f"n_sequences ({n_sequences}) must be a positive multiple of shard_size "
                          f"({shard_size}), itself a multiple of {HUGE_N_CLUSTERS}")
@@ -105,18 +139,27 @@ def write_huge(path: Path, seed: int = 0, n_sequences: int = HUGE_N_SEQUENCES,
     }
     sequences_meta = {"name": name, "source": f"generators.huge ({GENERATOR_VERSION})",
                       "time_unit": "a.u."}
-    labels = []
     jobs = [(params, horizon, per_cluster, s * shard_size, shard_seeds[s]) for s in range(n_shards)]
+    return ShardedDataset(_shards(jobs, n_workers), n_types=HUGE_N_TYPES,
+                          sequences_meta=sequences_meta, meta=dataset_meta)
+
+
+def write_huge(path: Path, seed: int = 0, n_sequences: int = HUGE_N_SEQUENCES,
+               shard_size: int = HUGE_SHARD_SIZE, n_workers: int | None = None) -> Path:
+    """Simulate Huge (or a smaller version with ``n_sequences``) and stream it to ``path``.
+
+    The same data as the registered ``Huge`` (:func:`huge_dataset`, written by
+    :func:`benchmark.core.catalog.write_dataset`), at any path: for ``generate`` and the
+    performance benchmarks. Parameters as in :func:`huge_dataset`. Returns ``path``; raises
+    ``ValueError`` for bad sizes and ``OSError`` (nothing left at ``path``) if writing fails.
+    """
+    path = Path(path)
+    data = huge_dataset(seed, n_sequences, shard_size, n_workers)
     try:
-        with DatasetWriter(path, n_types=HUGE_N_TYPES, sequences_meta=sequences_meta,
-                           dataset_meta=dataset_meta) as writer:
-            for seqs, shard_labels in _shards(jobs, n_workers):
-                writer.write_shard(seqs)
-                labels.append(shard_labels)
-            writer.set_labels(np.concatenate(labels))
+        write_dataset(data, path)
     except OSError as e:
-        raise OSError(e.errno, f"writing {name} to {path} failed ({e.strerror or e}); "
-                               f"the partial dataset was removed") from e
+        raise OSError(e.errno, f"writing {data.sequences_meta['name']} to {path} failed "
+                               f"({e.strerror or e}); the partial dataset was removed") from e
     return path
 
 
@@ -125,13 +168,9 @@ def write_huge(path: Path, seed: int = 0, n_sequences: int = HUGE_N_SEQUENCES,
                                "n_types": HUGE_N_TYPES},
                   heavy=True,
                   generate=lambda out_dir, seed=0: write_huge(out_dir, seed=seed),
+                  oracle=oracle_log_likelihoods,
                   description="LAL Huge: 10^6 exponential-kernel Hawkes sequences, 5 clusters, "
                               "5 types, mean length 50 (sharded Parquet)")
-def huge(ctx: LoadContext) -> Path:
-    """Generate Huge once, streamed straight into the harness's cache directory for it (so the
-    harness need not copy it), and return that directory."""
-    path = dataset_dir("Huge", ctx.cache_dir)
-    if (path / "meta.json").exists():
-        read_meta(path)  # a wrong format version raises here rather than later
-        return path
-    return write_huge(path, seed=0)
+def huge(ctx: LoadContext) -> ShardedDataset:
+    """Huge, generator seed 0, as shards that the catalog writes into its cache one by one."""
+    return huge_dataset(seed=0)

@@ -1,18 +1,24 @@
-"""Shared parsing helpers for the loaders: checked table reading, grouping rows into sequences,
-label encoding and the hold-out of the labelled last event.
+"""Shared parsing helpers for the loaders: checked table reading, the core's conversion and
+validation with errors that name the file and line, label encoding and the hold-out of the
+labelled last event.
 
 Every error is a :class:`~loaders._fetch.DataFormatError` naming the file, the row (CSV: the line
 number in the file, header = line 1; Parquet: the 0-based row) or the sequence, and the problem.
+Rows are grouped into sequences and times and types checked by the core
+(:func:`benchmark.core.convert.from_columns`, :meth:`EventSequences.validate`, both vectorised);
+the helpers here map the failing row, sequence or event back to the file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.core.sequences import EventSequences
+from benchmark.core.convert import TableRowError, from_columns
+from benchmark.core.sequences import EventSequences, SequenceValidationError
 from loaders._fetch import DataFormatError
 
 
@@ -89,54 +95,80 @@ def numeric_column(df, column: str, path: Path, *, integer: bool = False) -> np.
     return values.astype(np.int64) if integer else values
 
 
-def group_into_sequences(
+def table_to_sequences(
     path: Path,
     ids: np.ndarray,
     times: np.ndarray,
+    types: np.ndarray,
+    n_types: int | None = None,
     *,
     sort: bool,
-    id_column: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group event rows into sequences.
+    seq_col: str,
+    time_col: str = "time",
+    type_col: str = "type",
+    rows: np.ndarray | None = None,
+    **kwargs: Any,
+) -> tuple[EventSequences, np.ndarray]:
+    """:func:`benchmark.core.convert.from_columns` on columns read from ``path``.
 
-    Sequences are ordered by the first appearance of their id. With ``sort=False`` the rows of a
-    sequence must be contiguous and their times non-decreasing (else :class:`DataFormatError`
-    naming the sequence and row); with ``sort=True`` rows are grouped and stably sorted by time.
+    Parameters
+    ----------
+    path : Path
+        The file the columns come from (for messages).
+    ids, times, types, n_types, sort, seq_col, time_col, type_col, **kwargs
+        As in :func:`~benchmark.core.convert.from_columns`.
+    rows : int ndarray, optional
+        The file's data row (0-based) of each entry of the columns, when they are a selection
+        of the file's rows; default the identity.
 
-    Returns ``order`` int64 (E,) (row indices in event order), ``offsets`` int64 (N + 1,) and the
-    unique ids (N,).
+    Returns
+    -------
+    sequences : EventSequences
+    order : int64 ndarray (E,)
+        The index into the given columns of each event, in event order.
+
+    Raises
+    ------
+    DataFormatError
+        ``FILE: line N: problem`` (Parquet: ``row N``) for the first bad row.
     """
-    import pandas as pd
+    try:
+        return from_columns(ids, times, types, n_types, sort=sort, seq_col=seq_col,
+                            time_col=time_col, type_col=type_col, **kwargs)
+    except TableRowError as e:
+        row = e.row if rows is None else int(rows[e.row])
+        raise DataFormatError(f"{path}: {row_name(path, row)}: {e.problem}") from None
 
-    codes, uniq = pd.factorize(ids, sort=False)
-    if (codes < 0).any():
-        i = int(np.flatnonzero(codes < 0)[0])
-        raise DataFormatError(f"{path}: {row_name(path, i)}: column {id_column!r} is empty")
-    if sort:  # two stable sorts: by time, then by sequence (much faster than lexsort)
-        by_time = np.argsort(times, kind="stable")
-        order = by_time[np.argsort(codes[by_time], kind="stable")]
-    else:
-        order = np.arange(len(codes))
-        jumps = np.flatnonzero(np.diff(codes) != 0) + 1
-        if len(jumps) != len(uniq) - 1:
-            seen = np.zeros(len(uniq), bool)
-            for j in np.concatenate([[0], jumps]):
-                if seen[codes[j]]:
-                    raise DataFormatError(
-                        f"{path}: {row_name(path, int(j))}: sequence {show(uniq[codes[j]])} "
-                        f"continues after other sequences (its rows must be contiguous; pass "
-                        f"sort=True to group them)"
-                    )
-                seen[codes[j]] = True
-        back = np.flatnonzero((np.diff(times) < 0) & (np.diff(codes) == 0)) + 1
-        if len(back):
-            j = int(back[0])
-            raise DataFormatError(
-                f"{path}: {row_name(path, j)}: sequence {show(uniq[codes[j]])} has unsorted times "
-                f"({times[j]} after {times[j - 1]}; pass sort=True to sort them)"
-            )
-    lengths = np.bincount(codes, minlength=len(uniq))
-    return order, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), np.asarray(uniq)
+
+def lists_to_sequences(times: list[np.ndarray], types: list[np.ndarray], source: str | Path,
+                       where: Callable[[int, int | None], str], **kwargs: Any) -> EventSequences:
+    """:meth:`EventSequences.from_lists` with errors that name the source's sequence and event.
+
+    Parameters
+    ----------
+    times, types : list of ndarray
+        One array per sequence.
+    source : str or Path
+        The file or folder read, for a problem that is not one sequence's.
+    where : callable
+        ``where(sequence, event)`` names sequence ``sequence`` (0-based) and, when not None, its
+        event ``event`` (0-based) in the source, e.g. ``"FILE: sequence 3"`` or
+        ``"DIR/4.csv: line 5"``.
+    **kwargs
+        Passed to :meth:`EventSequences.from_lists`.
+
+    Raises
+    ------
+    DataFormatError
+        ``where(...): problem`` for the first problem that :meth:`EventSequences.validate`
+        finds (a non-finite or negative time, unsorted times, a type outside the range).
+    """
+    try:
+        return EventSequences.from_lists(times, types, **kwargs)
+    except SequenceValidationError as e:
+        if e.sequence is None:
+            raise DataFormatError(f"{source}: {e}") from None
+        raise DataFormatError(f"{where(e.sequence, e.event)}: {e.problem}") from None
 
 
 def encode_categories(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -24,13 +24,12 @@ import numpy as np
 
 from benchmark.core.dataset import Dataset
 from benchmark.core.registry import LoadContext, register_dataset
-from benchmark.core.sequences import EventSequences
 from loaders._common import (
     encode_categories,
-    group_into_sequences,
     numeric_column,
     read_table,
     row_name,
+    table_to_sequences,
 )
 from loaders._fetch import DataFormatError, RemoteFile, fetch
 
@@ -74,26 +73,21 @@ def load_age(transactions_csv: str | Path, target_csv: str | Path, *,
     client = numeric_column(tx, "client_id", transactions_csv, integer=True)
     day = numeric_column(tx, "trans_date", transactions_csv)
     group = numeric_column(tx, "small_group", transactions_csv, integer=True)
-    if (day < 0).any():
-        i = int(np.flatnonzero(day < 0)[0])
-        raise DataFormatError(f"{transactions_csv}: {row_name(transactions_csv, i)}: negative "
-                              f"trans_date {day[i]}")
 
     rows = np.flatnonzero(np.isin(client, target_ids))  # transactions of labelled clients
-    order, offsets, ids = group_into_sequences(
-        transactions_csv, client[rows], day[rows], sort=True, id_column="client_id")
-    rows = rows[order]
+    types, type_names = _type_codes(group[rows], max_types)
+    grouped, _ = table_to_sequences(  # checks the days (finite, non-negative)
+        transactions_csv, client[rows], day[rows], types, len(type_names), sort=True,
+        seq_col="client_id", time_col="trans_date", type_col="small_group", rows=rows,
+        type_names=type_names,
+        meta={"name": "Age", "source": str(transactions_csv), "time_unit": "days"},
+    )
+    ids = grouped.seq_ids
     have = np.isin(target_ids, ids)
     if not have.all():
         i = int(np.flatnonzero(~have)[0])
         raise DataFormatError(f"{target_csv}: {row_name(target_csv, i)}: client_id "
                               f"{target_ids[i]} has no transactions in {transactions_csv}")
-    types, type_names = _type_codes(group[rows], max_types)
-    grouped = EventSequences(
-        day[rows], types, offsets, len(type_names), seq_ids=ids.astype(np.int64),
-        type_names=type_names,
-        meta={"name": "Age", "source": str(transactions_csv), "time_unit": "days"},
-    )
     sorter = np.argsort(ids)
     seqs = grouped.subset(sorter[np.searchsorted(ids, target_ids, sorter=sorter)])
     labels, label_names = encode_categories(bins)
@@ -105,8 +99,7 @@ def load_age(transactions_csv: str | Path, target_csv: str | Path, *,
 
 
 @register_dataset(
-    "Age", kind="real", n_clusters=4, offline=False, paper_group="real", version="1",
-    paper_stats=PAPER_STATS, files=[TRANSACTIONS_FILE.relpath, TARGET_FILE.relpath],
+    "Age", kind="real", n_clusters=4, family="real", version="1", paper_stats=PAPER_STATS,
     description="bank-card transactions of 30000 clients, type = small_group; label = age group",
 )
 def age(ctx: LoadContext) -> Dataset:

@@ -51,8 +51,7 @@ def load_amazon(dev_pkl: str | Path, test_pkl: str | Path) -> Dataset:
 
 
 @register_dataset(
-    "Amazon", kind="real", n_clusters=None, offline=False, paper_group="real", version="1",
-    paper_stats=PAPER_STATS, files=[DEV_FILE.relpath, TEST_FILE.relpath],
+    "Amazon", kind="real", n_clusters=None, family="real", version="1", paper_stats=PAPER_STATS,
     description="800 Amazon review sequences (EasyTPP dev 300 + test 500), 16 types, no labels",
 )
 def amazon(ctx: LoadContext) -> Dataset:

@@ -23,6 +23,7 @@ import numpy as np
 
 from benchmark.core.dataset import Dataset, DatasetUnavailable
 from benchmark.core.sequences import EventSequences, SequenceValidationError
+from loaders._common import lists_to_sequences
 from loaders._fetch import DataFormatError
 
 _ALLOWED_CLASSES = {  # numpy scalars and their dtypes, which some EasyTPP writers leave in
@@ -87,25 +88,12 @@ def read_easytpp_pickle(path: str | Path, split: str | None = None) -> tuple[Eve
             raise DataFormatError(f"{where}: a time is not a number ({e})") from None
         if k.dtype.kind not in "iu":
             raise DataFormatError(f"{where}: 'type_event' values must be integers, got {k.dtype}")
-        bad = (k < 0) | (k >= n_types)
-        if bad.any():
-            e = int(np.flatnonzero(bad)[0])
-            raise DataFormatError(f"{where}: event {e} has type {k[e]} outside [0, {n_types})")
-        bad = ~np.isfinite(t) | (t < 0)
-        if bad.any():
-            e = int(np.flatnonzero(bad)[0])
-            raise DataFormatError(f"{where}: event {e} has invalid time {t[e]}")
-        back = np.flatnonzero(np.diff(t) < 0)
-        if len(back):
-            e = int(back[0]) + 1
-            raise DataFormatError(f"{where}: times are not sorted (event {e} at {t[e]} "
-                                  f"after {t[e - 1]})")
         times.append(t)
         types.append(k.astype(np.int64))
     if not times:
         raise DataFormatError(f"{path}: split {split!r} holds no sequences")
-    seqs = EventSequences.from_lists(
-        times, types, n_types=n_types,
+    seqs = lists_to_sequences(  # validates times (finite, non-negative, sorted) and types
+        times, types, path, lambda i, e: f"{path}: {split} sequence {i}", n_types=n_types,
         seq_ids=np.array([f"{split}-{i}" for i in range(len(times))]),
         meta={"name": path.stem, "source": str(path), "time_unit": "as in the file"},
     )

@@ -20,8 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.dataset import Dataset
-from benchmark.core.sequences import EventSequences
-from loaders._common import encode_categories, numeric_column, read_table, row_name
+from loaders._common import (
+    encode_categories,
+    lists_to_sequences,
+    numeric_column,
+    read_table,
+    row_name,
+)
 from loaders._fetch import DataFormatError
 
 _SEQUENCE_FILE = re.compile(r"^(\d+)\.csv$")
@@ -57,30 +62,25 @@ def load_folder_format(path: str | Path, n_types: int | None = None) -> Dataset:
         raise DataFormatError(f"{path}: {gap}.csv is missing (sequence files must be numbered "
                               f"1..N without gaps; found {len(numbers)} files up to "
                               f"{numbers[-1]}.csv)")
+    files = [path / f"{i}.csv" for i in numbers]
     times, types = [], []
-    for i in numbers:
-        f = path / f"{i}.csv"
+    for f in files:
         df = read_table(f, ["time", "event"])
-        t = numeric_column(df, "time", f)
-        k = numeric_column(df, "event", f, integer=True)
-        if (t < 0).any() or (k < 0).any():
-            j = int(np.flatnonzero((t < 0) | (k < 0))[0])
-            raise DataFormatError(f"{f}: {row_name(f, j)}: negative time or event "
-                                  f"({t[j]}, {k[j]})")
-        if n_types is not None and (k >= n_types).any():
-            j = int(np.flatnonzero(k >= n_types)[0])
-            raise DataFormatError(f"{f}: {row_name(f, j)}: event {k[j]} is outside [0, {n_types})")
-        back = np.flatnonzero(np.diff(t) < 0)
-        if len(back):
-            j = int(back[0]) + 1
-            raise DataFormatError(f"{f}: {row_name(f, j)}: times are not sorted "
-                                  f"({t[j]} after {t[j - 1]})")
-        times.append(t)
-        types.append(k)
-    if n_types is None:
-        n_types = max(int(k.max()) for k in types) + 1
-    seqs = EventSequences.from_lists(
-        times, types, n_types=n_types, seq_ids=np.asarray(numbers, dtype=np.int64),
+        times.append(numeric_column(df, "time", f))
+        types.append(numeric_column(df, "event", f, integer=True))
+    codes = np.concatenate(types)
+    bad = (codes < 0) | (codes >= (np.inf if n_types is None else n_types))
+    if bad.any():  # the event codes are the types (named per file and line)
+        offsets = np.cumsum([0] + [len(k) for k in types])
+        e = int(np.flatnonzero(bad)[0])
+        i = int(np.searchsorted(offsets, e, side="right")) - 1
+        allowed = "negative" if n_types is None else f"outside [0, {n_types})"
+        raise DataFormatError(f"{files[i]}: {row_name(files[i], e - offsets[i])}: event "
+                              f"{codes[e]} is {allowed}")
+    seqs = lists_to_sequences(  # validates the times (finite, non-negative, sorted)
+        times, types, path,
+        lambda i, e: f"{files[i]}" + ("" if e is None else f": {row_name(files[i], e)}"),
+        n_types=n_types, seq_ids=np.asarray(numbers, dtype=np.int64),
         meta={"name": path.name, "source": str(path), "time_unit": "as in the files"},
     )
     labels_file = path / "clusters.csv"

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.dataset import Dataset
-from benchmark.core.registry import LoadContext, register_dataset
-from benchmark.core.sequences import EventSequences
-from loaders._common import drop_last_event
+from benchmark.core.registry import LoadContext, register_dataset_with_holdout
+from loaders._common import drop_last_event, lists_to_sequences
 from loaders._fetch import DataFormatError, RemoteFile, fetch
 
 ARCHIVE_FILE = RemoteFile(
@@ -86,27 +85,21 @@ def load_iptv(path: str | Path, *, holdout_last: bool = False) -> Dataset:
                                   f"[time; genre], got shape {arr.shape} of {arr.dtype}")
         if arr.shape[1] == 0:
             raise DataFormatError(f"{path}: sequence {i} is empty (no events)")
-        t = arr[0].astype(np.float64)
-        g = arr[1]
-        bad = (g < 1) | (g > n_types) | (g != np.round(g))
-        if bad.any():
-            e = int(np.flatnonzero(bad)[0])
-            raise DataFormatError(f"{path}: sequence {i}: event {e} has genre code {g[e]}; "
-                                  f"known codes are 1..{n_types} (PID)")
-        if not np.isfinite(t).all() or (t < 0).any():
-            e = int(np.flatnonzero(~np.isfinite(t) | (t < 0))[0])
-            raise DataFormatError(f"{path}: sequence {i}: event {e} has invalid time {t[e]}")
-        back = np.flatnonzero(np.diff(t) < 0)
-        if len(back):
-            e = int(back[0]) + 1
-            raise DataFormatError(f"{path}: sequence {i}: times are not sorted "
-                                  f"(event {e} at {t[e]} after {t[e - 1]})")
-        times.append(t)
-        types.append(g.astype(np.int64) - 1)
+        times.append(arr[0].astype(np.float64))
+        types.append(arr[1])
     if not times:
         raise DataFormatError(f"{path}: 'seq' holds no sequences")
-    seqs = EventSequences.from_lists(
-        times, types, n_types=n_types, type_names=genres,
+    genre = np.concatenate(types)
+    bad = (genre < 1) | (genre > n_types) | (genre != np.round(genre))
+    if bad.any():  # genre codes are 1-based: a code maps to the type code - 1
+        offsets = np.cumsum([0] + [len(t) for t in times])
+        e = int(np.flatnonzero(bad)[0])
+        i = int(np.searchsorted(offsets, e, side="right")) - 1
+        raise DataFormatError(f"{path}: sequence {i}: event {e - offsets[i]} has genre code "
+                              f"{genre[e]}; known codes are 1..{n_types} (PID)")
+    seqs = lists_to_sequences(  # validates the times (finite, non-negative, sorted)
+        times, [g.astype(np.int64) - 1 for g in types], path,
+        lambda i, e: f"{path}: sequence {i}", n_types=n_types, type_names=genres,
         meta={"name": "IPTV-holdout" if holdout_last else "IPTV", "source": str(path),
               "time_unit": "raw time stamps of the file (unit not documented)"},
     )
@@ -127,19 +120,9 @@ def _load(ctx: LoadContext, holdout_last: bool) -> Dataset:
     return load_iptv(archive, holdout_last=holdout_last)
 
 
-@register_dataset(
-    "IPTV", kind="real", n_clusters=16, offline=False, paper_group="real", version="1",
-    paper_stats=PAPER_STATS, files=[ARCHIVE_FILE.relpath],
+iptv, iptv_holdout = register_dataset_with_holdout(
+    "IPTV", _load, kind="real", n_clusters=16, family="real", version="1",
+    paper_stats=PAPER_STATS,
     description="1473 IPTV viewing sequences, 16 genres; label = genre of the last event (visible)",
+    holdout_description="IPTV with each sequence's last event (which defines the label) removed",
 )
-def iptv(ctx: LoadContext) -> Dataset:
-    return _load(ctx, holdout_last=False)
-
-
-@register_dataset(
-    "IPTV-holdout", kind="real", n_clusters=16, offline=False, paper_group="real", version="1",
-    paper_stats=PAPER_STATS, files=[ARCHIVE_FILE.relpath],
-    description="IPTV with each sequence's last event (which defines the label) removed",
-)
-def iptv_holdout(ctx: LoadContext) -> Dataset:
-    return _load(ctx, holdout_last=True)

@@ -21,16 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.dataset import Dataset, DatasetUnavailable
-from benchmark.core.registry import LoadContext, register_dataset
-from benchmark.core.sequences import EventSequences
+from benchmark.core.registry import LoadContext, register_dataset_with_holdout
 from loaders._common import (
     drop_last_event,
     encode_categories,
-    group_into_sequences,
     numeric_column,
     read_table,
     row_name,
     show,
+    table_to_sequences,
 )
 from loaders._fetch import ChecksumMismatch, DataFormatError, RemoteFile, fetch
 
@@ -107,19 +106,14 @@ def load_linkedin(events_csv: str | Path, sectors_csv: str | Path, *,
             f"in {sectors_csv}"
         )
     times = numeric_column(df, "time", events_csv)
-    if (times < 0).any():
-        i = int(np.flatnonzero(times < 0)[0])
-        raise DataFormatError(f"{events_csv}: {row_name(events_csv, i)}: negative time {times[i]}")
-    order, offsets, users = group_into_sequences(
-        events_csv, df["id"].to_numpy(), times, sort=False, id_column="id")
-    types, company_names = encode_categories(companies[order])
-    seqs = EventSequences(
-        times[order], types, offsets, len(company_names), seq_ids=users,
-        type_names=company_names,
+    types, company_names = encode_categories(companies)
+    seqs, order = table_to_sequences(
+        events_csv, df["id"].to_numpy(), times, types, len(company_names), sort=False,
+        seq_col="id", type_col="event", type_names=company_names,
         meta={"name": "LinkedIn-holdout" if holdout_last else "LinkedIn",
               "source": str(events_csv), "time_unit": "years"},
     )
-    last_company = companies[order][offsets[1:] - 1]
+    last_company = companies[order][seqs.offsets[1:] - 1]
     label_names = sorted(set(sector_of.values()))
     label_of = {name: i for i, name in enumerate(label_names)}
     labels = np.array([label_of[sector_of[c]] for c in last_company], dtype=np.int64)
@@ -152,19 +146,9 @@ def _load(ctx: LoadContext, holdout_last: bool) -> Dataset:
     return load_linkedin(events, sectors, holdout_last=holdout_last)
 
 
-@register_dataset(
-    "LinkedIn", kind="real", n_clusters=9, offline=False, paper_group="real", version="1",
-    paper_stats=PAPER_STATS, files=[EVENTS_FILE.relpath, SECTORS_FILE.relpath],
+linkedin, linkedin_holdout = register_dataset_with_holdout(
+    "LinkedIn", _load, kind="real", n_clusters=9, family="real", version="1",
+    paper_stats=PAPER_STATS,
     description="2439 LinkedIn careers, 82 companies; label = sector of the last job (visible)",
+    holdout_description="LinkedIn with each user's last job (which defines the label) removed",
 )
-def linkedin(ctx: LoadContext) -> Dataset:
-    return _load(ctx, holdout_last=False)
-
-
-@register_dataset(
-    "LinkedIn-holdout", kind="real", n_clusters=9, offline=False, paper_group="real", version="1",
-    paper_stats=PAPER_STATS, files=[EVENTS_FILE.relpath, SECTORS_FILE.relpath],
-    description="LinkedIn with each user's last job (which defines the label) removed",
-)
-def linkedin_holdout(ctx: LoadContext) -> Dataset:
-    return _load(ctx, holdout_last=True)

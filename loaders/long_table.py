@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.dataset import Dataset
-from benchmark.core.sequences import EventSequences
 from loaders._common import (
     encode_categories,
-    group_into_sequences,
     numeric_column,
     read_table,
     row_name,
     show,
+    table_to_sequences,
 )
 from loaders._fetch import DataFormatError
 
@@ -57,33 +56,23 @@ def load_long_table(
     columns = [seq_col, time_col, type_col] + ([label_col] if label_col else [])
     df = read_table(path, columns)
     times = numeric_column(df, time_col, path)
-    if (times < 0).any():
-        i = int(np.flatnonzero(times < 0)[0])
-        raise DataFormatError(f"{path}: {row_name(path, i)}: negative time {times[i]}")
     for col in [type_col] + ([label_col] if label_col else []):
         blank = df[col].isna().to_numpy()
         if blank.any():
             i = int(np.flatnonzero(blank)[0])
             raise DataFormatError(f"{path}: {row_name(path, i)}: column {col!r} is empty")
-    order, offsets, ids = group_into_sequences(
-        path, df[seq_col].to_numpy(), times, sort=sort, id_column=seq_col)
     type_names = None
-    if df[type_col].dtype.kind in "iuf":  # numeric codes
-        codes = numeric_column(df, type_col, path, integer=True)
-        bad = (codes < 0) | (codes >= (np.inf if n_types is None else n_types))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            allowed = "negative" if n_types is None else f"outside [0, {n_types})"
-            raise DataFormatError(f"{path}: {row_name(path, i)}: type {codes[i]} is {allowed}")
-        types = codes[order]
-        n_types = int(types.max()) + 1 if n_types is None else n_types
+    if df[type_col].dtype.kind in "iuf":  # numeric codes, range-checked by the core
+        types = numeric_column(df, type_col, path, integer=True)
     else:
-        types, type_names = encode_categories(df[type_col].to_numpy()[order].astype(str))
+        types, type_names = encode_categories(df[type_col].to_numpy().astype(str))
         n_types = len(type_names)
-    seqs = EventSequences(
-        times[order], types, offsets, n_types, seq_ids=ids, type_names=type_names,
+    seqs, order = table_to_sequences(  # checks times (finite, non-negative, sorted) and types
+        path, df[seq_col].to_numpy(), times, types, n_types, sort=sort, seq_col=seq_col,
+        time_col=time_col, type_col=type_col, type_names=type_names,
         meta={"name": path.stem, "source": str(path), "time_unit": "as in the file"},
     )
+    ids, offsets = seqs.seq_ids, seqs.offsets
     meta: dict = {"source_format": "long-table"}
     labels = None
     if label_col:

@@ -1,4 +1,4 @@
-"""Tests of ``baselines/cohortney.py`` (COHORTNEY, seed 003)."""
+"""Tests of ``baselines/cohortney.py`` (COHORTNEY)."""
 
 from __future__ import annotations
 

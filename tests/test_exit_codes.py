@@ -52,7 +52,7 @@ def registered():
     names = {"test_unavailable": _unavailable, "test_malformed": _malformed,
              "test_unlabelled": _unlabelled}
     for name, fn in names.items():
-        register_dataset(name, kind="real", offline=False)(fn)
+        register_dataset(name, kind="real")(fn)
     register_method("test-needs-dep")(NeedsDependency)
     yield
     for name in names:

@@ -162,7 +162,8 @@ def test_oracle_cli_needs_true_parameters(cache_dir, capsys):
     from benchmark.harness.cli import main
 
     assert main(["oracle", "poisson_mixture"]) == 2
-    assert "no true Hawkes parameters" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "poisson_mixture: no oracle" in err and "K2_C5" in err
 
 
 # ---------------------------------------------------------------------------- datasets, Table 1
@@ -172,12 +173,12 @@ def test_registered_dataset_matches_table1(name, tmp_path):
     spec = DATASETS[name]
     family = "exp" if name.startswith("K") else name.split("_")[0]
     k = int(name.split("K")[1][0])
-    assert (spec.kind, spec.n_clusters, spec.paper_group) == ("synthetic", k, family)
+    assert (spec.kind, spec.n_clusters, spec.family) == ("synthetic", k, family)
     ds = spec.load(LoadContext(data_dir=None, cache_dir=tmp_path))
     seqs = ds.sequences
     assert len(seqs) == 400 * k and seqs.n_types == 5
     assert np.array_equal(np.bincount(ds.labels), np.full(k, 400))
-    paper = spec.extra["paper_stats"]["mean_length"]
+    paper = spec.paper_stats["mean_length"]
     assert paper == PAPER_MEAN_LENGTH[family, k]
     mean_length = seqs.lengths.mean()
     assert abs(mean_length - paper) <= 0.10 * paper, (name, mean_length, paper)
@@ -192,7 +193,7 @@ def test_huge_and_all_names_registered():
     names = {n for n, s in DATASETS.items() if s.kind == "synthetic"}
     assert set(LAL_NAMES) | {"Huge"} <= names
     huge = DATASETS["Huge"]
-    assert huge.n_clusters == 5 and huge.extra["heavy"] and huge.extra["paper_stats"]["mean_length"] == 50
+    assert huge.n_clusters == 5 and huge.heavy and huge.paper_stats["mean_length"] == 50
 
 
 def test_same_seed_same_bytes_different_seed_different_draw(tmp_path):
@@ -389,14 +390,14 @@ def test_generate_to_dir_full_disk_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_huge_loader_reuses_the_cache(tmp_path):
-    from benchmark.core.catalog import dataset_dir
+def test_huge_in_the_cache_is_reused(tmp_path):
+    from benchmark.core.catalog import dataset_dir, materialize
 
     discover()
     target = dataset_dir("Huge", tmp_path)
     write_huge(target, n_sequences=100, shard_size=100, n_workers=1)
     stamp = (target / "meta.json").stat().st_mtime_ns
-    assert DATASETS["Huge"].load(LoadContext(None, tmp_path)) == target
+    assert materialize("Huge", None, tmp_path) == target  # verified, not generated again
     assert (target / "meta.json").stat().st_mtime_ns == stamp
 
 

@@ -15,7 +15,8 @@ import pytest
 import tests.harness_methods  # noqa: F401  (registers test methods and datasets)
 from benchmark.core.catalog import materialize
 from benchmark.harness.cli import main
-from benchmark.harness.evaluate import RESULT_COLUMNS, iter_run_dirs
+from benchmark.harness.evaluate import RESULT_COLUMNS
+from benchmark.harness.results_store import ResultsStore
 from benchmark.harness.runner import plan_runs, run_plan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,7 +27,7 @@ def run_cli(*args):
 
 
 def records(results):
-    return {(r["method"], r["dataset"], r["seed"]): r for _, r in iter_run_dirs(results)}
+    return {(r["method"], r["dataset"], r["seed"]): r for _, r in ResultsStore(results).iter_runs()}
 
 
 def test_run_report_end_to_end(tmp_path, cache_dir):
@@ -78,7 +79,7 @@ def test_rerun_skips_finished_and_is_deterministic(tmp_path, cache_dir):
     args = ["run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds", "3",
             "--results-dir", str(res), "--no-progress"]
     assert run_cli(*args) == 0
-    (d1, r1), = list(iter_run_dirs(res))
+    (d1, r1), = list(ResultsStore(res).iter_runs())
     metrics = json.loads((d1 / "metrics.json").read_text())
     (d1 / "metrics.json").write_text(json.dumps(dict(metrics, purity=0.123)))
     assert run_cli("evaluate", "--results-dir", str(res)) == 0  # incremental: kept
@@ -90,7 +91,7 @@ def test_rerun_skips_finished_and_is_deterministic(tmp_path, cache_dir):
     assert (d1 / "record.json").stat().st_mtime_ns == mtime  # skipped, not rerun
     res2 = tmp_path / "res2"
     assert run_cli(*args[:-3], "--results-dir", str(res2), "--no-progress") == 0
-    (d2, _), = list(iter_run_dirs(res2))
+    (d2, _), = list(ResultsStore(res2).iter_runs())
     assert np.array_equal(np.load(d1 / "labels.npy"), np.load(d2 / "labels.npy"))
     assert np.array_equal(np.load(d1 / "embeddings.npy"), np.load(d2 / "embeddings.npy"))
 
@@ -102,15 +103,15 @@ def test_dry_run_lists_what_is_left_with_estimates_and_runs_nothing(tmp_path, ca
     assert run_cli(*base, "--seeds", "0", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "0 run(s) done, 1 to run" in out and "histogram-kmeans on test_tiny seed 0  (no estimate)" in out
-    assert not list(iter_run_dirs(res))
+    assert not list(ResultsStore(res).iter_runs())
     assert run_cli(*base, "--seeds", "0") == 0
-    (_, rec), = list(iter_run_dirs(res))
+    (_, rec), = list(ResultsStore(res).iter_runs())
     capsys.readouterr()
     assert run_cli(*base, "--seeds", "0", "1", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "1 run(s) done, 1 to run" in out
     assert f"histogram-kmeans on test_tiny seed 1  ~{rec['cpu_time_s']:.0f} CPU s" in out
-    assert len(list(iter_run_dirs(res))) == 1
+    assert len(list(ResultsStore(res).iter_runs())) == 1
 
 
 def test_runs_survive_a_dataset_regenerated_with_other_last_bits(tmp_path, cache_dir):
@@ -124,7 +125,7 @@ def test_runs_survive_a_dataset_regenerated_with_other_last_bits(tmp_path, cache
     args = ["run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds", "0",
             "--results-dir", str(res), "--no-progress"]
     assert run_cli(*args) == 0
-    (d1, r1), = list(iter_run_dirs(res))
+    (d1, r1), = list(ResultsStore(res).iter_runs())
     mtime = (d1 / "record.json").stat().st_mtime_ns
     ddir = materialize("test_tiny", None, cache_dir)
 
@@ -225,20 +226,6 @@ def test_cli_errors_and_list(capsys, cache_dir):
     assert "poisson_mixture" in out and "histogram-kmeans" in out and "purity" in out
 
 
-def test_stale_tmp_cleanup_spares_live_harnesses(tmp_path):
-    from benchmark.harness.runner import clean_stale_tmp
-
-    base = tmp_path / "runs" / "m" / "d"
-    live = base / f".seed0-abc.{os.getppid()}.x1.tmp"  # the pytest parent: alive
-    dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead_proc.wait()
-    dead = base / f".seed0-abc.{dead_proc.pid}.x2.tmp"
-    for d in (live, dead):
-        d.mkdir(parents=True)
-    assert clean_stale_tmp(tmp_path) == 1
-    assert live.exists() and not dead.exists()
-
-
 def _umask() -> int:
     old = os.umask(0)
     os.umask(old)
@@ -289,7 +276,7 @@ def test_evaluate_skip_leaves_metrics_for_a_later_call(tmp_path, cache_dir):
     assert run_cli("run", "--methods", "histogram-kmeans", "--datasets", "test_tiny", "--seeds",
                    "0", "--results-dir", str(res), "--no-progress", "--no-evaluate") == 0
     assert run_cli("evaluate", "--results-dir", str(res), "--skip", "purity,nmi") == 0
-    (run_dir, _), = list(iter_run_dirs(res))
+    (run_dir, _), = list(ResultsStore(res).iter_runs())
     first = json.loads((run_dir / "metrics.json").read_text())
     assert "ari" in first and "purity" not in first and "nmi" not in first
     assert run_cli("evaluate", "--results-dir", str(res)) == 0
@@ -305,15 +292,18 @@ def test_evaluate_skip_leaves_metrics_for_a_later_call(tmp_path, cache_dir):
 def test_unkeyed_default_leaves_the_run_key_unchanged(monkeypatch):
     """A parameter listed in ``unkeyed_defaults`` is left out of the key at that value (the
     runs committed before it existed stay valid) and keyed like any other at another value."""
-    from benchmark.core.registry import get_method
+    from dataclasses import replace
+
+    from benchmark.core.registry import METHODS, get_method_info
     from benchmark.harness.runner import RunSpec
 
-    cls = get_method("lal")
-    params = cls.default_params()
-    unkeyed = dict(cls.unkeyed_defaults)
+    info = get_method_info("lal")
+    params = dict(info.defaults)
+    unkeyed = dict(info.unkeyed_defaults)
     assert {"m_step_pairs", "cluster_scale"} <= set(unkeyed)
     before = {k: v for k, v in params.items() if k not in unkeyed}
-    monkeypatch.setattr(cls, "unkeyed_defaults", {})  # as if the parameters did not exist
+    # as if the parameters did not exist
+    monkeypatch.setitem(METHODS, "lal", replace(info, unkeyed_defaults={}))
     old_key = RunSpec("lal", "K2_C5", 0, "paper", before, dataset_fingerprint="f").key
     monkeypatch.undo()
     assert RunSpec("lal", "K2_C5", 0, "paper", params, dataset_fingerprint="f").key == old_key

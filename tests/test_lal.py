@@ -20,7 +20,7 @@ from baselines.lal import (  # noqa: E402
 )
 from benchmark.core.dataset import Dataset  # noqa: E402
 from benchmark.core.process_memory import HEAP_REUSE_ENV  # noqa: E402
-from benchmark.core.registry import METHODS, discover  # noqa: E402
+from benchmark.core.registry import METHODS, discover, get_method_info  # noqa: E402
 from benchmark.core.sequences import EventSequences  # noqa: E402
 from benchmark.harness.metrics import purity_score  # noqa: E402
 from generators.poisson_mixture import simulate_poisson_mixture  # noqa: E402
@@ -37,7 +37,7 @@ def two_clusters() -> Dataset:
 
 def test_registered_with_presets():
     discover()
-    assert METHODS["lal"] is LAL
+    assert METHODS["lal"].cls is LAL
     names = set(LAL.param_names())
     for profile in ("quick", "paper"):
         assert set(LAL.presets[profile]) <= names
@@ -309,16 +309,16 @@ def test_ensemble_k_recovers_clusters_that_every_run_merges_differently():
 
 
 def test_lal_ensemble_is_registered_with_table7_defaults(two_clusters):
-    from baselines.lal_ensemble import ENSEMBLE_DEFAULTS, LALEnsemble
+    from baselines.lal_ensemble import ENSEMBLE_DEFAULTS
 
-    discover()
-    assert METHODS["lal-ensemble"] is LALEnsemble
-    assert LALEnsemble.default_params()["n_ensemble"] == 20  # Table 7: 20 runs
-    assert set(LALEnsemble.param_names()) == set(LAL.param_names())
-    assert LALEnsemble().get_params() == {**LAL().get_params(), **ENSEMBLE_DEFAULTS}
-    assert LALEnsemble(n_ensemble=2, hidden_size=8).get_params()["hidden_size"] == 8
-    quick = {**LALEnsemble.default_params(), **LALEnsemble.presets["quick"]}
-    model = LALEnsemble(**quick).fit(two_clusters.sequences)
+    info = get_method_info("lal-ensemble")
+    assert info.cls is LAL and info.module == "baselines.lal_ensemble"
+    assert info.defaults["n_ensemble"] == 20  # Table 7: 20 runs
+    assert info.param_names == tuple(LAL.param_names())
+    assert info.create().get_params() == {**LAL().get_params(), **ENSEMBLE_DEFAULTS}
+    assert info.create(n_ensemble=2, hidden_size=8).get_params()["hidden_size"] == 8
+    assert info.version == get_method_info("lal").version
+    model = info.create(**info.presets["quick"]).fit(two_clusters.sequences)
     assert len(model.runs_) == 3 and model.labels_.shape == (len(two_clusters.sequences),)
 
 

@@ -78,6 +78,7 @@ def test_linkedin_holdout_hides_last_job(tmp_path):
     (LINKEDIN.replace("Acme,Analyst", "Initech,Analyst"),
      r"line 5: company 'Initech' has no sector"),
     (LINKEDIN + ",41.0,Acme,Boss\n", r"line 7: column 'id' is empty"),
+    (LINKEDIN.replace("22.0", "-22.0"), r"Linkedin\.csv: line 5: negative time -22\.0$"),
     ("id,time,event,option1\n", r"Linkedin\.csv: the table has a header but no rows"),
     ("", r"Linkedin\.csv: the file is empty"),
     (LINKEDIN + '8,41.0,"Acme,Boss\n', r"Linkedin\.csv: cannot be parsed"),
@@ -161,6 +162,7 @@ def test_iptv_reads_mat_inside_zip(tmp_path):
     ([[[10, 20], [0, 1]]], r"sequence 0: event 0 has genre code 0"),
     ([[[10, 5], [1, 1]]], r"sequence 0: times are not sorted \(event 1 at 5.0 after 10.0\)"),
     ([[[1], [1]], np.zeros((2, 0))], r"sequence 1 is empty"),
+    ([[[1], [1]], [[10, -5], [1, 1]]], r"\.zip: sequence 1: event 1 has a negative time \(-5\.0\)"),
 ])
 def test_iptv_bad_sequences(tmp_path, seqs, message):
     with pytest.raises(DataFormatError, match=message):
@@ -228,6 +230,8 @@ def test_amazon_concatenates_dev_then_test(tmp_path):
     ({"dim_process": 3, "dev": [_events([0.5, 0.2], [0, 1])]},
      r"dev sequence 0: times are not sorted \(event 1"),
     ({"dim_process": 3, "dev": [_events([0.5], [3])]}, r"dev sequence 0: event 0 has type 3"),
+    ({"dim_process": 3, "dev": [_events([0.5], [0]), _events([0.5, -0.2], [0, 1])]},
+     r"dev\.pkl: dev sequence 1: event 1 has a negative time \(-0\.2\)"),
     ({"dim_process": 3, "dev": [[{"type_event": 1}]]}, r"dev sequence 0: an event lacks"),
     ({"dim_process": 3, "dev": [[]]}, r"dev sequence 0 is empty"),
     ({"dim_process": 3, "dev": [], "test": []}, r"holds splits \['dev', 'test'\]"),
@@ -321,6 +325,8 @@ def test_age_absent_says_where_to_put_files(tmp_path, monkeypatch):
     (TRANSACTIONS.replace("20,3,3", "20,x,3"), TARGET,
      r"transactions_train\.csv: line 7: column 'trans_date' is 'x'"),
     (TRANSACTIONS.replace("small_group", "mcc"), TARGET, r"missing column\(s\) \['small_group'\]"),
+    (TRANSACTIONS.replace("20,3,3", "20,-3,3"), TARGET,
+     r"transactions_train\.csv: line 7: negative trans_date -3\.0$"),
     (TRANSACTIONS, TARGET.replace("bins", "age"), r"train_target\.csv: missing column"),
 ])
 def test_age_bad_input(tmp_path, transactions, target, message):
@@ -368,6 +374,9 @@ def test_folder_format_numeric_order_and_no_labels(tmp_path):
      r"1\.csv: line 2: column 'event' is 1\.5, expected an integer"),
     ({"clusters.csv": ",cluster_id\n0,1\n1,0\n"},
      r"clusters\.csv: 2 label rows for 3 sequence files"),
+    ({"2.csv": ",time,event\n0,-0.25,2\n"},
+     r"2\.csv: line 2: event 0 has a negative time \(-0\.25\)"),
+    ({"3.csv": ",time,event\n0,1.0,0\n1,2.0,-2\n"}, r"3\.csv: line 3: event -2 is negative"),
 ])
 def test_folder_format_bad_input(tmp_path, change, message):
     files = {**FOLDER, **change}
@@ -466,3 +475,16 @@ def test_long_table_round_trips_to_pandas_output(tmp_path, data):
     np.testing.assert_array_equal(back.times, seqs.times)
     np.testing.assert_array_equal(back.types, seqs.types)
     np.testing.assert_array_equal(back.seq_ids, seqs.seq_ids)
+
+
+def test_long_table_parquet_rows_and_sorted_rows_name_the_file_row(tmp_path):
+    import pandas as pd
+
+    f = tmp_path / "e.parquet"
+    pd.DataFrame({"seq_id": [1, 1, 1], "time": [0.0, 2.0, 1.0], "type": [0, 0, 0]}).to_parquet(f)
+    with pytest.raises(DataFormatError, match=r"e\.parquet: row 2: sequence 1 has unsorted "
+                                              r"times \(1\.0 after 2\.0; pass sort=True"):
+        load_long_table(f)
+    g = _write(tmp_path / "g.csv", "seq_id,time,type\nb,5,0\na,1,0\nb,-1,0\na,0,0\n")
+    with pytest.raises(DataFormatError, match=r"g\.csv: line 4: negative time -1\.0$"):
+        load_long_table(g, sort=True)

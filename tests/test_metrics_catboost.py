@@ -1,4 +1,4 @@
-"""Tests of the CatBoost probe metrics (benchmark/metrics_catboost.py, seed 002)."""
+"""Tests of the CatBoost probe metrics (benchmark/harness/metrics_catboost.py; the SASRec + CatBoost slides)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of ``plsa-em`` (baselines/plsa_em.py), the pLSA-style EM of seed 001."""
+"""Tests of ``plsa-em`` (baselines/plsa_em.py), the pLSA-style EM user clustering for online advertising."""
 
 from __future__ import annotations
 

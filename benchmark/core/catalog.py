@@ -6,8 +6,10 @@
 * cache directory (generated and converted datasets): ``--cache-dir``, else ``EVSEQ_CACHE_DIR``,
   else ``~/.cache/event-clustering-bench``.
 
-:func:`materialize` calls a dataset's loader once and stores the result in the common on-disk
-format under ``CACHE/datasets/NAME-vVERSION``; later calls reuse it after verifying it.
+:func:`materialize` calls a dataset's loader once and stores what it returns (a
+:class:`~benchmark.core.dataset.Dataset`, or a :class:`~benchmark.core.dataset.ShardedDataset`
+written shard by shard) in the common on-disk format under ``CACHE/datasets/NAME-vVERSION``
+(:func:`write_dataset`); later calls reuse it after verifying it. Loaders never write the cache.
 
 Every cache entry has an index entry ``CACHE/datasets/.index/NAME-vVERSION.json`` (one file per
 entry, written atomically right after the entry, so parallel processes never lose an update)
@@ -34,14 +36,16 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .dataset import Dataset
+import numpy as np
+
+from .dataset import Dataset, ShardedDataset
 from .registry import LoadContext, get_dataset
 from .storage import (
     DatasetIntegrityError,
+    DatasetWriter,
     meta_checksum,
     pid_alive,
     read_meta,
-    replace_dir,
     save_dataset,
     verify_dataset,
     write_atomic_json,
@@ -69,8 +73,8 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
 
 
 def dataset_dir(name: str, cache_dir: Path) -> Path:
-    spec = get_dataset(name)
-    return Path(cache_dir) / "datasets" / f"{name}-v{spec.extra.get('version', '1')}"
+    """The cache entry of dataset ``name``: ``CACHE/datasets/NAME-vVERSION``."""
+    return Path(cache_dir) / "datasets" / f"{name}-v{get_dataset(name).version}"
 
 
 def index_file(entry: Path) -> Path:
@@ -112,8 +116,9 @@ def verify_entry(entry: Path) -> None:
 
 def _writer_pid(name: str) -> tuple[bool, int | None]:
     """(is a temporary name, pid of its writer or None): ``.NAME.PID.XXXXXXXX.tmp``
-    (DatasetWriter, write_atomic_bytes; without PID from older versions), ``.NAME.copy-PID``,
-    ``.NAME.old-PID`` (replace_dir)."""
+    (DatasetWriter, write_atomic_bytes; without PID from older versions), ``.NAME.copy-PID``
+    (left by older versions, which copied a loader's own directory), ``.NAME.old-PID``
+    (replace_dir)."""
     if name.endswith(".tmp"):
         parts = name[1:-4].rsplit(".", 2)
         return True, int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
@@ -137,6 +142,56 @@ def clean_stale_cache_tmp(cache_dir: Path) -> int:
 
 
 _CLEANED: set[Path] = set()
+
+
+def write_dataset(data: Dataset | ShardedDataset, path: Path) -> Path:
+    """Store what a loader returned at ``path`` in the common on-disk format, atomically.
+
+    Parameters
+    ----------
+    data : Dataset or ShardedDataset
+        A :class:`Dataset` is written as one shard (:func:`~benchmark.core.storage.save_dataset`);
+        a :class:`ShardedDataset` shard by shard as its iterator yields them, through
+        :class:`~benchmark.core.storage.DatasetWriter`, its labels together at the end.
+    path : Path
+        The dataset directory to write (an older one there is replaced).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        ``data`` is neither.
+    OSError
+        Writing failed; nothing is left at ``path`` (the writer's temporary directory is
+        removed).
+    """
+    if isinstance(data, Dataset):
+        save_dataset(data, path)
+        return Path(path)
+    if not isinstance(data, ShardedDataset):
+        raise TypeError(f"a dataset loader must return a Dataset or a ShardedDataset, got "
+                        f"{type(data).__name__}")
+    shards = iter(data.shards)
+    labels: list[np.ndarray | None] = []
+    try:
+        with DatasetWriter(path, n_types=data.n_types, type_names=data.type_names,
+                           sequences_meta=data.sequences_meta, dataset_meta=data.meta) as writer:
+            for seqs, shard_labels in shards:
+                writer.write_shard(seqs)
+                labels.append(shard_labels)
+            if any(lab is None for lab in labels) and not all(lab is None for lab in labels):
+                raise ValueError("a ShardedDataset's shards must all have labels or none")
+            writer.set_labels(np.concatenate(labels) if labels and labels[0] is not None
+                              else None)
+    finally:
+        close = getattr(shards, "close", None)
+        if close is not None:
+            close()
+    return Path(path)
 
 
 def _warn(line: str) -> None:
@@ -168,17 +223,7 @@ def materialize(name: str, data_dir: Path | None, cache_dir: Path,
             except FileNotFoundError:  # another process moved it first
                 pass
             log(f"{e}; moved to {corrupt}, rebuilding {name}")
-    out = spec.load(LoadContext(data_dir=data_dir, cache_dir=Path(cache_dir)))
-    if isinstance(out, Dataset):
-        save_dataset(out, target)
-    else:
-        out = Path(out)
-        read_meta(out)  # must be a complete stored dataset
-        if out.resolve() != target.resolve():
-            tmp = target.with_name(f".{target.name}.copy-{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(out, tmp)
-            replace_dir(tmp, target)
+    write_dataset(spec.load(LoadContext(data_dir=data_dir, cache_dir=Path(cache_dir))), target)
     verify_dataset(target)
     write_index_entry(target)
     return target

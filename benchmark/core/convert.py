@@ -2,7 +2,8 @@
 
 Every ``to_X`` has a ``from_X`` and the pair round-trips (tests/test_convert.py):
 
-* pandas long table (``seq_id, time, type``);
+* pandas long table (``seq_id, time, type``); :func:`from_columns` is the one conversion of a
+  long table's columns into sequences, used by :func:`from_pandas` and by every loader of tables;
 * Hugging Face ``datasets`` with the EasyTPP schema (``time_since_start``,
   ``time_since_last_event``, ``type_event``, ``dim_process``, ``seq_len``, ``seq_idx``);
 * tick's list (sequences) of lists (types) of timestamp arrays;
@@ -32,6 +33,123 @@ def to_pandas(seqs: EventSequences):
     })
 
 
+class TableRowError(SequenceValidationError):
+    """A row of a long table that cannot become an event; raised by :func:`from_columns`.
+
+    Parameters
+    ----------
+    row : int
+        Position (0-based) of the bad row in the columns given, i.e. in the table.
+    problem : str
+        What is wrong, without the row's name, e.g. ``"negative time -1.0"`` or ``"sequence 'u1'
+        has unsorted times (1.0 after 2.0; pass sort=True to sort them)"``. A reader of a file
+        prefixes it with the file and line.
+    where : str, optional
+        How the message names the row; default ``"row ROW"``.
+    """
+
+    def __init__(self, row: int, problem: str, where: str | None = None) -> None:
+        super().__init__(f"{where or f'row {row}'}: {problem}", problem=problem)
+        self.row = int(row)
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a table value, numpy scalars shown as plain Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def from_columns(
+    ids,
+    times,
+    types,
+    n_types: int | None = None,
+    *,
+    sort: bool = False,
+    seq_col: str = "seq_id",
+    time_col: str = "time",
+    type_col: str = "type",
+    **kwargs: Any,
+) -> tuple[EventSequences, np.ndarray]:
+    """Group the rows of a long table (one row per event) into :class:`EventSequences`.
+
+    Parameters
+    ----------
+    ids : array-like (E,)
+        Sequence id of each row (any hashable values; NaN/None is an error).
+    times : array-like of float (E,)
+        Event times.
+    types : array-like of int (E,)
+        Event types, codes in ``[0, n_types)``.
+    n_types : int, optional
+        Number of event types; default the largest code + 1 (at least 1).
+    sort : bool, default False
+        False: the rows of a sequence must be contiguous and in time order. True: rows are
+        grouped by sequence and stably sorted by time (ties keep the table's order).
+    seq_col, time_col, type_col : str
+        Column names, used in the error messages only.
+    **kwargs
+        Passed to :class:`EventSequences` (``type_names``, ``meta``, ...), except ``seq_ids``.
+
+    Returns
+    -------
+    sequences : EventSequences
+        Sequences in order of the first appearance of their id; ``seq_ids`` are the ids.
+    rows : int64 ndarray (E,)
+        The table row of each event (event order), e.g. to reorder other columns.
+
+    Raises
+    ------
+    TableRowError
+        For the first bad row: an empty id, a sequence whose rows are not contiguous
+        (``sort=False``), and what :meth:`EventSequences.validate` finds (a non-finite or negative
+        time, unsorted times, a type outside ``[0, n_types)``), mapped back to the row.
+    """
+    import pandas as pd
+
+    times = np.asarray(times, dtype=np.float64)
+    types = np.asarray(types, dtype=np.int64)
+    codes, uniq = pd.factorize(np.asarray(ids), sort=False)
+    if (codes < 0).any():
+        raise TableRowError(int(np.flatnonzero(codes < 0)[0]), f"column {seq_col!r} is empty")
+    if sort:  # two stable sorts: by time, then by sequence (much faster than lexsort)
+        by_time = np.argsort(times, kind="stable")
+        rows = by_time[np.argsort(codes[by_time], kind="stable")]
+    else:
+        rows = np.arange(len(codes))
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(codes) != 0) + 1])
+        if len(starts) != len(uniq):  # ids are coded in order of first appearance
+            j = int(starts[np.flatnonzero(codes[starts] != np.arange(len(starts)))[0]])
+            raise TableRowError(j, f"sequence {_show(uniq[codes[j]])} continues after other "
+                                   f"sequences (its rows must be contiguous; pass sort=True to "
+                                   f"group them)")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(uniq)))])
+    given = n_types is not None
+    if not given:
+        n_types = max(int(types.max()) + 1, 1) if len(types) else 1
+    t, k = times[rows], types[rows]
+    try:
+        seqs = EventSequences(t, k, offsets, n_types, seq_ids=np.asarray(uniq), **kwargs)
+    except SequenceValidationError as err:
+        if err.sequence is None or err.event is None:
+            raise
+        e = int(offsets[err.sequence]) + err.event
+        sid = _show(uniq[err.sequence])
+        if not np.isfinite(t[e]):
+            problem = f"column {time_col!r} is {t[e]}, expected a finite number"
+        elif t[e] < 0:
+            problem = f"negative {time_col} {t[e]}"
+        elif err.event > 0 and t[e] < t[e - 1]:
+            problem = (f"sequence {sid} has unsorted times ({t[e]} after {t[e - 1]}; pass "
+                       f"sort=True to sort them)")
+        elif not 0 <= k[e] < n_types:
+            problem = (f"{type_col} {k[e]} is outside [0, {n_types})" if given or k[e] >= 0
+                       else f"{type_col} {k[e]} is negative")
+        else:
+            problem = f"sequence {sid}: {err.problem}"
+        raise TableRowError(int(rows[e]), problem) from None
+    return seqs, rows
+
+
 def from_pandas(
     df,
     *,
@@ -42,13 +160,20 @@ def from_pandas(
     sort: bool = False,
     **kwargs: Any,
 ) -> EventSequences:
-    """Build from a long table. Rows of one sequence must be contiguous unless ``sort=True``
-    (then rows are grouped by sequence id in order of first appearance and sorted by time,
-    stably). Unsorted times within a sequence raise unless ``sort=True``.
+    """Build from a long table (a thin wrapper of :func:`from_columns`).
 
-    The type column holds integer codes (a float column only whole numbers); ``n_types`` defaults
-    to the largest code + 1. A NaN, fractional or negative type, or (``n_types`` given) one
-    ``>= n_types``, raises :class:`SequenceValidationError` naming the row and its sequence."""
+    Rows of one sequence must be contiguous and in time order unless ``sort=True`` (then rows are
+    grouped by sequence id in order of first appearance and sorted by time, stably). The type
+    column holds integer codes (a float column only whole numbers); ``n_types`` defaults to the
+    largest code + 1. Times that are not numbers become NaN.
+
+    Raises
+    ------
+    SequenceValidationError
+        A missing column; a NaN, fractional or negative type, or (``n_types`` given) one
+        ``>= n_types``, naming the row (its index label) and its sequence; and the errors of
+        :func:`from_columns` as :class:`TableRowError` naming the row by its index label.
+    """
     import pandas as pd
 
     for c in (seq_col, time_col, type_col):
@@ -70,20 +195,12 @@ def from_pandas(
             f"row {row!r} (sequence {seq!r}): column {type_col!r} is {v!r}, expected "
             + (f"an integer event type in [0, {n_types})" if n_types else
                "a non-negative integer event type"))
-    types = values.astype(np.int64)
-    codes, uniq = pd.factorize(ids, sort=False)
-    if sort:
-        order = np.lexsort((np.arange(len(times)), times, codes))
-        codes, times, types = codes[order], times[order], types[order]
-    elif len(codes) and np.count_nonzero(np.diff(codes)) != len(uniq) - 1:
-        raise SequenceValidationError(
-            "rows of a sequence are not contiguous; pass sort=True to group them"
-        )
-    lengths = np.bincount(codes, minlength=len(uniq))
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    if n_types is None:
-        n_types = int(types.max()) + 1 if len(types) else 1
-    return EventSequences(times, types, offsets, n_types, seq_ids=np.asarray(uniq), **kwargs)
+    try:
+        seqs, _ = from_columns(ids, times, values.astype(np.int64), n_types, sort=sort,
+                               seq_col=seq_col, time_col=time_col, type_col=type_col, **kwargs)
+    except TableRowError as e:
+        raise TableRowError(e.row, e.problem, f"row {_show(df.index[e.row])}") from None
+    return seqs
 
 
 # ---------------------------------------------------------------------- Hugging Face / EasyTPP

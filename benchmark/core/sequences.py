@@ -20,7 +20,28 @@ import numpy as np
 
 
 class SequenceValidationError(ValueError):
-    """Raised when event sequences violate the format (names the sequence and the problem)."""
+    """Raised when event sequences violate the format (names the sequence and the problem).
+
+    Parameters
+    ----------
+    message : str
+        The whole message, e.g. ``"K2_C5: sequence 3: times are not sorted (event 2 at 1.0
+        after 3.0)"``.
+    sequence : int, optional
+        Index (0-based) of the first bad sequence, when the problem is one sequence's; else None.
+    event : int, optional
+        Index (0-based, within ``sequence``) of the bad event, when the problem is one event's.
+    problem : str, optional
+        The message without the dataset and sequence names (``"times are not sorted (event 2 at
+        1.0 after 3.0)"``), so that a reader can name the sequence its own way (a file and line).
+    """
+
+    def __init__(self, message: str, *, sequence: int | None = None, event: int | None = None,
+                 problem: str | None = None) -> None:
+        super().__init__(message)
+        self.sequence = sequence
+        self.event = event
+        self.problem = problem
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +123,13 @@ class EventSequences:
         name = self.meta.get("name")
         return f"{name}: {label}" if name else label
 
+    def _error(self, i: int, problem: str, event: int | None = None,
+               sep: str = ": ") -> SequenceValidationError:
+        """The error for ``problem`` of sequence ``i`` (and its event ``event``)."""
+        return SequenceValidationError(f"{self._name(i)}{sep}{problem}", sequence=int(i),
+                                       event=None if event is None else int(event),
+                                       problem=problem)
+
     def validate(self) -> None:
         """Check the invariants; raise :class:`SequenceValidationError` naming the first bad sequence."""
         t, k, off = self.times, self.types, self.offsets
@@ -128,37 +156,33 @@ class EventSequences:
             )
         if not self.allow_empty and (lengths == 0).any():
             i = int(np.flatnonzero(lengths == 0)[0])
-            raise SequenceValidationError(f"{self._name(i)} is empty (no events)")
+            raise self._error(i, "is empty (no events)", sep=" ")
         seq_of = np.repeat(np.arange(n), lengths) if len(t) else np.zeros(0, int)
         bad = ~np.isfinite(t)
         if bad.any():
             e = int(np.flatnonzero(bad)[0])
-            raise SequenceValidationError(
-                f"{self._name(int(seq_of[e]))}: event {e - off[seq_of[e]]} has a non-finite time ({t[e]})"
-            )
+            i = int(seq_of[e])
+            raise self._error(i, f"event {e - off[i]} has a non-finite time ({t[e]})", e - off[i])
         if (t < 0).any():
             e = int(np.flatnonzero(t < 0)[0])
-            raise SequenceValidationError(
-                f"{self._name(int(seq_of[e]))}: event {e - off[seq_of[e]]} has a negative time ({t[e]})"
-            )
+            i = int(seq_of[e])
+            raise self._error(i, f"event {e - off[i]} has a negative time ({t[e]})", e - off[i])
         if len(t) > 1:
             dec = np.diff(t) < 0
             inner = off[1:-1]
             dec[inner[(inner > 0) & (inner < len(t))] - 1] = False  # boundaries may decrease
             if dec.any():
                 e = int(np.flatnonzero(dec)[0]) + 1
-                raise SequenceValidationError(
-                    f"{self._name(int(seq_of[e]))}: times are not sorted "
-                    f"(event {e - off[seq_of[e]]} at {t[e]} after {t[e - 1]})"
-                )
+                i = int(seq_of[e])
+                raise self._error(i, f"times are not sorted (event {e - off[i]} at {t[e]} after "
+                                     f"{t[e - 1]})", e - off[i])
         if len(k):
             badk = (k < 0) | (k >= self.n_types)
             if badk.any():
                 e = int(np.flatnonzero(badk)[0])
-                raise SequenceValidationError(
-                    f"{self._name(int(seq_of[e]))}: event {e - off[seq_of[e]]} has type {k[e]} "
-                    f"outside [0, {self.n_types})"
-                )
+                i = int(seq_of[e])
+                raise self._error(i, f"event {e - off[i]} has type {k[e]} outside "
+                                     f"[0, {self.n_types})", e - off[i])
         if self.t_end is not None:
             if self.t_end.shape != (n,):
                 raise SequenceValidationError(f"t_end has shape {self.t_end.shape}, expected ({n},)")
@@ -167,9 +191,8 @@ class EventSequences:
             badw = ~np.isfinite(self.t_end) | (nonempty & (self.t_end < last))
             if badw.any():
                 i = int(np.flatnonzero(badw)[0])
-                raise SequenceValidationError(
-                    f"{self._name(i)}: window end {self.t_end[i]} is before its last event {last[i]}"
-                )
+                raise self._error(i, f"window end {self.t_end[i]} is before its last event "
+                                     f"{last[i]}")
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -44,13 +43,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _results_dir(path: str) -> Path:
-    """``path`` as an existing results directory (one with a ``runs/`` folder); else ValueError."""
-    p = Path(path)
-    if not (p / "runs").is_dir():
-        what = "does not exist" if not p.exists() else "has no runs/ folder"
-        raise ValueError(f"results directory {p} {what} (`python -m benchmark run --results-dir "
-                         f"{p}` makes one)")
-    return p
+    """``path`` as an existing results directory (one with a ``runs/`` folder); else
+    :class:`~benchmark.harness.results_store.NoRunsFolder` (a ValueError)."""
+    from .results_store import ResultsStore
+
+    return ResultsStore(path).require().root
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -105,7 +102,7 @@ def cmd_list(args) -> int:
         k = s.n_clusters if s.n_clusters is not None else "-"
         print(f"  {name:<20} {s.kind:<9} K={k!s:<3} {s.description}")
         if args.stats:
-            if s.extra.get("heavy") and not args.include_heavy:
+            if s.heavy and not args.include_heavy:
                 print("      (heavy dataset: pass --include-heavy to compute statistics)")
                 continue
             try:
@@ -116,14 +113,15 @@ def cmd_list(args) -> int:
             print("      " + ", ".join(f"{k}={round(v, 3) if isinstance(v, float) else v}"
                                        for k, v in st.items()))
             if args.write_cards:
-                _write_card(name, st, s.extra.get("paper_stats"))
+                _write_card(name, st, s.paper_stats)
     print("Methods:")
     for name in sorted(METHODS):
-        c = METHODS[name]
-        missing = c.missing_dependencies()
-        print(f"  {name:<20} outputs={','.join(c.outputs):<18} needs_K={c.needs_n_clusters!s:<5} "
-              f"requires={','.join(c.requires) or '-'}{' (MISSING: ' + ','.join(missing) + ')' if missing else ''}"
-              f"  {c.paper}")
+        info = METHODS[name]  # a MethodInfo (lal-ensemble: LAL with other defaults)
+        missing = info.missing_dependencies()
+        note = f" (MISSING: {','.join(missing)})" if missing else ""
+        print(f"  {name:<20} outputs={','.join(info.outputs):<18} "
+              f"needs_K={info.needs_n_clusters!s:<5} requires={','.join(info.requires) or '-'}"
+              f"{note}  {info.paper}")
     print("Metrics:")
     for name in sorted(METRICS):
         m = METRICS[name]
@@ -151,12 +149,13 @@ def _parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
 def default_datasets() -> list[str]:
     """All registered datasets except heavy ones (the Huge set): what ``--all`` runs."""
     discover()
-    return [n for n in sorted(DATASETS) if not DATASETS[n].extra.get("heavy")]
+    return [n for n in sorted(DATASETS) if not DATASETS[n].heavy]
 
 
 def cmd_run(args) -> int:
     from .evaluate import evaluate_runs
-    from .runner import clean_stale_tmp, plan_runs, run_plan
+    from .results_store import ResultsStore
+    from .runner import plan_runs, run_plan
 
     discover()
     methods = _split(args.methods) or (sorted(METHODS) if args.all else [])
@@ -170,9 +169,10 @@ def cmd_run(args) -> int:
     seeds = args.seeds if args.seeds is not None else ([0] if args.profile == "quick" else [0, 1, 2, 3, 4])
     data_dir, cache_dir = _dirs(args)
     results_dir = Path(args.results_dir)
+    store = ResultsStore(results_dir)
     if not args.dry_run:  # an unwritable results directory fails here, before any work
-        (results_dir / "runs").mkdir(parents=True, exist_ok=True)
-    clean_stale_tmp(results_dir)
+        store.create()
+    store.clean_stale_tmp()
     plan = plan_runs(methods, datasets, seeds, args.profile, data_dir, cache_dir,
                      probe=not args.no_probe, overrides=_parse_params(args.param),
                      unlabelled_k=args.unlabelled_k or None)
@@ -318,38 +318,37 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def cmd_oracle(args) -> int:
-    from generators.hawkes_kernels import HawkesParams
-    from generators.hawkes_synthetic import (
-        CLUSTER_COUNTS,
-        FAMILIES,
-        dataset_name,
-        true_cluster_log_likelihoods,
-    )
+def default_oracle_datasets() -> list[str]:
+    """The sets ``oracle`` computes by default: every non-heavy registered set with an
+    ``oracle`` (the 12 LAL sets), in registration order."""
+    discover()
+    return [n for n, s in DATASETS.items() if s.oracle is not None and not s.heavy]
 
-    from ..core.storage import read_meta
+
+def cmd_oracle(args) -> int:
     from .metrics import purity_score
 
     discover()
-    names = _split(args.datasets) or [dataset_name(f, k) for f in FAMILIES for k in CLUSTER_COUNTS]
+    names = _split(args.datasets) or default_oracle_datasets()
+    specs = [get_dataset(name) for name in names]
+    without = [s.name for s in specs if s.oracle is None]
+    if without:
+        have = [n for n, s in DATASETS.items() if s.oracle is not None]
+        raise ValueError(f"{', '.join(without)}: no oracle (only sets generated from known true "
+                         f"parameters have one: {', '.join(have)})")
     data_dir, cache_dir = _dirs(args)
     print(f"{'dataset':12s} {'N':>6s} {'K':>3s}  oracle purity  accuracy")
     found = []
-    for name in names:
-        get_dataset(name)
-        ddir = materialize(name, data_dir, cache_dir)
-        params = read_meta(ddir).get("dataset_meta", {}).get("params")
-        if not params:
-            raise ValueError(f"{name}: the dataset metadata holds no true Hawkes parameters "
-                             "(only the generated synthetic sets have them)")
-        seqs, labels = load_sequences(ddir), load_labels(ddir)
-        pred = true_cluster_log_likelihoods(
-            seqs, [HawkesParams.from_dict(p) for p in params]).argmax(axis=1)
-        found.append({"dataset": name, "n_sequences": len(seqs),
+    for spec in specs:
+        ddir = materialize(spec.name, data_dir, cache_dir)
+        loglik = spec.oracle(ddir)  # (N, K) under the true parameters; argmax = Bayes classifier
+        labels = load_labels(ddir)
+        pred = loglik.argmax(axis=1)
+        found.append({"dataset": spec.name, "n_sequences": len(loglik),
                       "purity": round(purity_score(labels, pred), 4),
                       "accuracy": round(float((pred == labels).mean()), 4)})
-        print(f"{name:12s} {len(seqs):6d} {len(params):3d}  {found[-1]['purity']:13.4f}  "
-              f"{found[-1]['accuracy']:8.4f}")
+        print(f"{spec.name:12s} {len(loglik):6d} {loglik.shape[1]:3d}  "
+              f"{found[-1]['purity']:13.4f}  {found[-1]['accuracy']:8.4f}")
     if args.write:
         import pandas as pd
 
@@ -369,9 +368,8 @@ def cmd_generate(args) -> int:
     spec = get_dataset(args.name)
     out = Path(args.out) / args.name if args.out_is_parent else Path(args.out)
     data_dir, cache_dir = _dirs(args)
-    generate = spec.extra.get("generate")
-    if generate is not None:  # generator with an explicit seed
-        path = generate(out, seed=args.seed)
+    if spec.generate is not None:  # generator with an explicit seed
+        path = spec.generate(out, seed=args.seed)
     else:
         if args.seed != 0:
             raise ValueError(f"dataset {args.name!r} has no seed option")

@@ -8,15 +8,15 @@ A new metric therefore needs no retraining: register it and run ``python -m benc
 from __future__ import annotations
 
 import json
-import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from ..core.catalog import materialize
 from ..core.dataset import DatasetUnavailable
-from ..core.registry import METRICS, discover, get_method, get_metric
+from ..core.registry import DATASETS, METRICS, discover, get_method, get_metric
 from ..core.storage import (
     DatasetIntegrityError,
     dataset_fingerprint,
@@ -25,19 +25,36 @@ from ..core.storage import (
     write_atomic_json,
 )
 from .metrics import MetricInput, probe_split
+from .results_store import METRICS_FILE, ResultsStore
 
 RESULT_COLUMNS = ["method", "dataset", "metric", "mean", "std", "n_seeds"]
+TABLE_FAMILIES = ("exp", "sin", "trunc")
+"""Dataset families (``DatasetSpec.family``) whose sets lead the leaderboard's tables, in order."""
 
 
-def iter_run_dirs(results_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Yield (run directory, record) for every stored run, in a stable order."""
-    for rec_file in sorted(Path(results_dir).glob("runs/*/*/*/record.json")):
-        if rec_file.parent.name.startswith("."):
-            continue
-        try:
-            yield rec_file.parent, json.loads(rec_file.read_text())
-        except json.JSONDecodeError:
-            warnings.warn(f"{rec_file}: malformed record, ignored")
+def dataset_order(names: Iterable[str]) -> list[str]:
+    """Distinct dataset names in the order of the tables.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Dataset names, repeats allowed.
+
+    Returns
+    -------
+    list of str
+        The registered sets of the synthetic families first (``DatasetSpec.family`` ``"exp"``,
+        then ``"sin"``, then ``"trunc"``), then the other datasets (other families, none, or not
+        registered here); by name within each group.
+    """
+    discover()
+
+    def key(n: str):
+        family = DATASETS[n].family if n in DATASETS else None
+        return (TABLE_FAMILIES.index(family) if family in TABLE_FAMILIES else len(TABLE_FAMILIES),
+                n)
+
+    return sorted(set(names), key=key)
 
 
 def _load(path: Path) -> np.ndarray | None:
@@ -61,7 +78,7 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
         get_method(name)
     truth: dict[str, tuple[str, np.ndarray | None, np.ndarray | None]] = {}
     n = 0
-    for run_dir, rec in iter_run_dirs(results_dir):
+    for run_dir, rec in ResultsStore(results_dir).iter_runs():
         if rec.get("status") != "ok" or (methods is not None and rec["method"] not in methods):
             continue
         ds = rec["dataset"]
@@ -87,7 +104,7 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
             probe_embeddings=_load(run_dir / "probe_embeddings.npy"), probe_target=target,
             record=rec, seed=int(rec["seed"]),
         )
-        mfile = run_dir / "metrics.json"
+        mfile = run_dir / METRICS_FILE
         values = json.loads(mfile.read_text()) if mfile.exists() and not force else {}
         before = dict(values)
         for name, spec in METRICS.items():
@@ -117,8 +134,8 @@ def chosen_runs(results_dir: Path) -> dict[tuple[str, str, int], tuple[Path, dic
     (method, dataset) pair has paper runs, and among equals the most recently finished run.
     """
     chosen: dict[tuple, tuple[Path, dict[str, Any]]] = {}
-    for run_dir, rec in iter_run_dirs(results_dir):
-        if rec.get("status") != "ok" or not (run_dir / "metrics.json").exists():
+    for run_dir, rec in ResultsStore(results_dir).iter_runs():
+        if rec.get("status") != "ok" or not (run_dir / METRICS_FILE).exists():
             continue
         key = (rec["method"], rec["dataset"], rec["seed"])
         rank = (rec.get("profile") == "paper", rec.get("finished_at", ""))
@@ -137,7 +154,7 @@ def collect(results_dir: Path, chosen: dict | None = None) -> list[dict[str, Any
         chosen = chosen_runs(results_dir)
     rows = []
     for (m, d, seed), (run_dir, rec) in chosen.items():
-        for metric, value in json.loads((run_dir / "metrics.json").read_text()).items():
+        for metric, value in json.loads((run_dir / METRICS_FILE).read_text()).items():
             rows.append({"method": m, "dataset": d, "seed": seed, "profile": rec.get("profile"),
                          "metric": metric, "value": value})
     return rows
@@ -158,4 +175,4 @@ def aggregate(rows: list[dict[str, Any]]):
 
 def failures(results_dir: Path) -> list[dict[str, Any]]:
     """Records of runs that did not finish ok (for the report)."""
-    return [rec for _, rec in iter_run_dirs(results_dir) if rec.get("status") != "ok"]
+    return [rec for _, rec in ResultsStore(results_dir).iter_runs() if rec.get("status") != "ok"]

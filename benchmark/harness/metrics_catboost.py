@@ -1,4 +1,5 @@
-"""The CatBoost probe of seed 002 as harness metrics, for any method that gives embeddings.
+"""The CatBoost probe of the SASRec + CatBoost slides as harness metrics, for any method that
+gives embeddings.
 
 A CatBoost classifier is trained on a method's embeddings (``MetricInput.embeddings``, from the fit
 on the full sequences) to predict the dataset's labels (``MetricInput.labels_true``: the true
@@ -93,18 +94,21 @@ def _probe_value(m: MetricInput, name: str) -> float | None:
 
 
 @register_metric("catboost_roc_auc", higher_is_better=True,
-                 description="seed 002 probe: CatBoost on embeddings -> labels, macro OvR ROC-AUC")
+                 description="CatBoost on embeddings -> labels (SASRec + CatBoost slides), "
+                             "macro OvR ROC-AUC")
 def catboost_roc_auc(m: MetricInput) -> float | None:
     return _probe_value(m, "roc_auc")
 
 
 @register_metric("catboost_precision", higher_is_better=True,
-                 description="seed 002 probe: CatBoost on embeddings -> labels, macro precision")
+                 description="CatBoost on embeddings -> labels (SASRec + CatBoost slides), "
+                             "macro precision")
 def catboost_precision(m: MetricInput) -> float | None:
     return _probe_value(m, "precision")
 
 
 @register_metric("catboost_recall", higher_is_better=True,
-                 description="seed 002 probe: CatBoost on embeddings -> labels, macro recall")
+                 description="CatBoost on embeddings -> labels (SASRec + CatBoost slides), "
+                             "macro recall")
 def catboost_recall(m: MetricInput) -> float | None:
     return _probe_value(m, "recall")

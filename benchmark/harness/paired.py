@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from ..core.registry import METRICS, discover
-from .evaluate import collect
-from .report import _dataset_order, load_paper_reference
+from .evaluate import collect, dataset_order
+from .report import load_paper_reference
 
 EQUAL_TOL = 0.005
 """Paired differences within this are counted as equal (purity is printed to 3 decimals)."""
@@ -125,7 +125,7 @@ def compare(variant_dir: Path, baseline_dir: Path, metric: str = "purity",
                          f"with {metric!r} in {baseline_dir}")
     paper = paper_values(metric, paper_method or {})
     rows = []
-    order = {d: i for i, d in enumerate(_dataset_order(d for _, d, _ in pairs))}
+    order = {d: i for i, d in enumerate(dataset_order(d for _, d, _ in pairs))}
     cells = sorted({(m, d) for m, d, _ in pairs}, key=lambda c: (c[0], order[c[1]]))
     for m, d in cells:
         seeds = [s for mm, dd, s in pairs if (mm, dd) == (m, d)]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.registry import METRICS, discover
 from ..core.storage import write_atomic_bytes
-from .evaluate import RESULT_COLUMNS, aggregate, chosen_runs, collect, failures
+from .evaluate import RESULT_COLUMNS, aggregate, chosen_runs, collect, dataset_order, failures
 
 PAPER_REFERENCE = Path(__file__).resolve().parents[2] / "leaderboard" / "paper_reference.csv"
 ORACLE_REFERENCE = PAPER_REFERENCE.with_name("oracle_reference.csv")
@@ -33,7 +33,7 @@ TABLES = [  # (metric, title, decimals)
     ("ari", "Adjusted Rand index", 2),
     ("nmi", "Normalised mutual information", 2),
     ("roc_auc", "Downstream ROC-AUC (logistic-regression probe on first-90% representations)", 3),
-    ("catboost_roc_auc", "CatBoost probe ROC-AUC on embeddings (seed 002)", 3),
+    ("catboost_roc_auc", "CatBoost probe ROC-AUC on embeddings (SASRec + CatBoost slides)", 3),
     ("n_clusters", "Number of clusters found", 1),
     ("wall_time_s", "Wall time per run (s)", 1),
     ("peak_rss_mb", "Peak memory per run (MiB)", 0),
@@ -56,14 +56,6 @@ def load_oracle_reference() -> dict[str, float]:
         return {}
     ref = pd.read_csv(ORACLE_REFERENCE)
     return dict(zip(ref.dataset, ref.purity.astype(float)))
-
-
-def _dataset_order(names) -> list[str]:
-    def key(n: str):
-        fam = 0 if n[:1] == "K" else 1 if n.startswith("sin") else 2 if n.startswith("trunc") else 3
-        return (fam, n)
-
-    return sorted(set(names), key=key)
 
 
 FULL_SEEDS = 5
@@ -90,7 +82,7 @@ def build_table(res, paper, metric: str, dec: int,
     (dataset -> purity ceiling) adds a last row to the purity table."""
     marks = marks or {}
     sub = res[res.metric == metric]
-    datasets = _dataset_order(sub.dataset)
+    datasets = dataset_order(sub.dataset)
     methods = sorted(set(sub.method))
     direction = METRICS[metric].higher_is_better if metric in METRICS else None
     header = ["method"] + datasets
@@ -168,7 +160,7 @@ def _plots(res, out_dir: Path) -> list[str]:
     made = []
     pur = res[res.metric == "purity"]
     if len(pur):
-        datasets = _dataset_order(pur.dataset)
+        datasets = dataset_order(pur.dataset)
         methods = sorted(set(pur.method))
         fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(datasets) + 2), 4))
         w = 0.8 / max(1, len(methods))
@@ -241,7 +233,7 @@ def per_seed_table(rows: list[dict], chosen: dict, results_dir: Path):
     wide.insert(len(ids), "run", [runs[key] for key in zip(wide.method, wide.dataset, wide.seed)])
     own = sorted(set(wide.columns) - set(ids) - {"run"} - set(METRICS))
     wide = wide[ids + ["run"] + [m for m in METRICS if m in wide.columns] + own]
-    order = {d: i for i, d in enumerate(_dataset_order(wide.dataset))}
+    order = {d: i for i, d in enumerate(dataset_order(wide.dataset))}
     return wide.sort_values(["method", "dataset", "seed"], key=lambda c: c.map(order)
                             if c.name == "dataset" else c).reset_index(drop=True)
 

@@ -3,22 +3,22 @@
 Each run lives in ``RESULTS/runs/METHOD/DATASET/seedS-KEY/`` where KEY is a content hash of
 (method, method version, parameters, dataset fingerprint, seed, probe flag, suite version) — the
 fingerprint, not the sha256, so that a dataset regenerated on another CPU (same data, other last
-bits) finds the runs already made (:func:`benchmark.core.storage.dataset_fingerprint`). A run is
-built in a temporary directory and renamed into place when finished, so a ``kill -9`` leaves no
-half-written run; a rerun skips runs whose record says ``ok`` and retries the others.
+bits) finds the runs already made (:func:`benchmark.core.storage.dataset_fingerprint`). The
+folder layout, its temporary directories and the per-run lock belong to
+:class:`benchmark.harness.results_store.ResultsStore`: a run is built in a temporary directory
+and renamed into place when finished, so a ``kill -9`` leaves no half-written run; a rerun skips
+runs whose record says ``ok`` and retries the others; a run is executed by one process at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,18 +32,16 @@ import numpy as np
 from .. import __version__
 from ..core.catalog import materialize
 from ..core.dataset import DatasetUnavailable
-from ..core.registry import get_dataset, get_method
+from ..core.registry import get_dataset, get_method_info
 from ..core.storage import (
     DatasetIntegrityError,
     canonical_json,
     dataset_fingerprint,
     load_labels,
-    pid_alive,
     read_meta,
-    replace_dir,
     write_atomic_json,
 )
-from .evaluate import iter_run_dirs
+from .results_store import ResultsStore
 from .sandbox import (
     EVENTS_FILE,
     InvalidOutput,
@@ -83,35 +81,37 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        cls = get_method(self.method)
+        info = get_method_info(self.method)
+        unkeyed = info.unkeyed_defaults
         params = {name: value for name, value in self.params.items()
-                  if not (name in cls.unkeyed_defaults and cls.unkeyed_defaults[name] == value)}
+                  if not (name in unkeyed and unkeyed[name] == value)}
         payload = {
-            "method": self.method, "method_version": getattr(cls, "version", "1"),
+            "method": self.method, "method_version": info.version,
             "params": params, "dataset_fingerprint": self.dataset_fingerprint, "seed": self.seed,
             "probe": self.probe, "suite_version": __version__,
         }
         return hashlib.sha256(canonical_json(payload)).hexdigest()
 
     def run_dir(self, results_dir: Path) -> Path:
-        return Path(results_dir) / "runs" / self.method / self.dataset / f"seed{self.seed}-{self.key[:12]}"
+        """This run's directory in ``results_dir`` (:meth:`ResultsStore.run_dir`)."""
+        return ResultsStore(results_dir).run_dir(self.method, self.dataset, self.seed, self.key)
 
 
 def resolve_params(method: str, profile: str, seed: int, n_clusters: int | None,
                    overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then the profile's preset, then user overrides; seed and K filled in."""
-    cls = get_method(method)
+    info = get_method_info(method)
     if profile not in ("quick", "paper"):
         raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'paper'")
-    params = cls.default_params()
-    params.update(cls.presets.get(profile, {}))
+    params = dict(info.defaults)
+    params.update(info.presets.get(profile, {}))
     params.update(overrides or {})
-    unknown = set(params) - set(cls.param_names())
+    unknown = set(params) - set(info.param_names)
     if unknown:
         raise ValueError(f"method {method!r} has no parameter(s) {sorted(unknown)}")
     if "seed" in params:
         params["seed"] = seed
-    if cls.needs_n_clusters:
+    if info.needs_n_clusters:
         params["n_clusters"] = n_clusters
     return params
 
@@ -167,18 +167,6 @@ def _gpu_names() -> str | None:
         return None
     names = [line.strip() for line in out.splitlines() if line.strip()]
     return ", ".join(names) or None
-
-
-def find_done(spec: RunSpec, results_dir: Path) -> Path | None:
-    d = spec.run_dir(results_dir)
-    rec = d / "record.json"
-    if rec.exists():
-        try:
-            if json.loads(rec.read_text()).get("status") == "ok":
-                return d
-        except json.JSONDecodeError:
-            return None
-    return None
 
 
 def _child_setup() -> None:
@@ -238,11 +226,12 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
 
     The process gets a private directory of ``workspace`` holding the request and sees the
     events file of ``workspace``; ``hidden`` are the directories it must not see. Its outputs
-    are validated before anything is stored."""
+    are validated before anything is stored. The run is written through
+    :class:`ResultsStore` (temporary directory, then renamed into place); no lock is taken here:
+    :func:`run_plan` holds the run's lock around this call."""
+    store = ResultsStore(results_dir)
     final = spec.run_dir(results_dir)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp",
-                                dir=final.parent))
+    tmp = store.begin(spec.method, spec.dataset, spec.seed, spec.key)
     own_workspace = workspace is None
     workspace = workspace or Workspace()
     record: dict[str, Any] = {
@@ -289,7 +278,7 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
         if how == "exited" and proc.returncode == 0:
             try:
                 arrays, result = read_outputs(box / "out", int(_n_sequences(spec)),
-                                              get_method(spec.method).outputs, spec.probe)
+                                              get_method_info(spec.method).outputs, spec.probe)
             except InvalidOutput as e:
                 error = f"invalid output: {e}"
             else:
@@ -312,9 +301,9 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
         record["process_wall_time_s"] = total_wall
         record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         write_atomic_json(tmp / "record.json", record)
-        replace_dir(tmp, final)
+        store.commit(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        store.discard(tmp)
         raise
     finally:
         if own_workspace:
@@ -365,12 +354,12 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
             labels = load_labels(ddir)
             k = int(len(np.unique(labels))) if labels is not None else unlabelled_k
         for m in methods:
-            cls = get_method(m)
-            missing = cls.missing_dependencies()
+            info = get_method_info(m)
+            missing = info.missing_dependencies()
             if missing:
                 skipped.append((m, ds, f"missing dependency: {', '.join(missing)}"))
                 continue
-            if cls.needs_n_clusters and k is None:
+            if info.needs_n_clusters and k is None:
                 skipped.append((m, ds, "method needs the number of clusters; dataset has no labels "
                                        "(pass --unlabelled-k K to run it with a chosen K)"))
                 continue
@@ -378,21 +367,22 @@ def plan_runs(methods: list[str], datasets: list[str], seeds: list[int], profile
                 runs.append(RunSpec(
                     method=m, dataset=ds, seed=s, profile=profile,
                     params=resolve_params(m, profile, s, k, (overrides or {}).get(m)),
-                    n_clusters_given=k if cls.needs_n_clusters else None,
+                    n_clusters_given=k if info.needs_n_clusters else None,
                     dataset_dir=str(ddir), dataset_sha256=meta["sha256"],
                     dataset_fingerprint=fingerprint, probe=probe,
-                    method_module=cls.__module__,
+                    method_module=info.module,
                 ))
     return Plan(runs, skipped)
 
 
 def split_done(plan: Plan, results_dir: Path) -> tuple[list[RunSpec], list[dict[str, Any]]]:
     """(runs still to do, records of the finished ones) of ``plan`` in ``results_dir``."""
+    store = ResultsStore(results_dir)
     todo, records = [], []
     for spec in plan.runs:
-        done = find_done(spec, Path(results_dir))
+        done = store.find_done(spec.method, spec.dataset, spec.seed, spec.key)
         if done is not None:
-            records.append(json.loads((done / "record.json").read_text()))
+            records.append(store.read_record(done))
         else:
             todo.append(spec)
     return todo, records
@@ -403,7 +393,7 @@ def estimate_cpu_s(todo: list[RunSpec], results_dir: Path) -> list[float | None]
     of the same method and profile on the same dataset in ``results_dir``, else on any dataset;
     None when there is none."""
     by_cell: dict[tuple, list[float]] = {}
-    for _, rec in iter_run_dirs(Path(results_dir)):
+    for _, rec in ResultsStore(results_dir).iter_runs():
         if rec.get("status") == "ok" and rec.get("cpu_time_s") is not None:
             for cell in ((rec["method"], rec.get("profile"), rec["dataset"]),
                          (rec["method"], rec.get("profile"), None)):
@@ -425,7 +415,9 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
     Each worker gets ``threads`` CPU threads (default: cores // jobs) and runs in the
     ``sandbox`` mode (``auto``: ``bwrap`` where it works, else ``none`` with one warning).
     ``hidden`` (e.g. the data and cache directories) are kept out of the sandbox's view, as are
-    ``results_dir``, the repository and the default cache."""
+    ``results_dir``, the repository and the default cache. Each run is executed under its
+    :meth:`ResultsStore.lock`: a run that another harness process sharing ``results_dir`` is
+    executing is waited for, and its record is taken if it finished ``ok``."""
     from tqdm import tqdm
 
     results_dir = Path(results_dir)
@@ -444,11 +436,25 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
     workspace = Workspace()
     bar = tqdm(total=len(todo), disable=not progress, unit="run", file=sys.stderr)
     lock = threading.Lock()
+    store = ResultsStore(results_dir)
 
     def one(spec: RunSpec) -> dict[str, Any]:
         try:
-            rec = execute(spec, results_dir, timeout_s=timeout_s, memory_mb=memory_mb,
-                          sandbox=mode, workspace=workspace, hidden=hide)
+            ids = (spec.method, spec.dataset, spec.seed, spec.key)
+            run_lock = store.lock(*ids)
+            if not run_lock.acquire(blocking=False):
+                with lock:
+                    line = (f"waiting: another process is running {spec.method} on "
+                            f"{spec.dataset} seed {spec.seed}")
+                    bar.write(line) if progress else log(line)
+                run_lock.acquire()
+            try:
+                done = store.find_done(*ids)
+                rec = store.read_record(done) if done is not None else execute(
+                    spec, results_dir, timeout_s=timeout_s, memory_mb=memory_mb, sandbox=mode,
+                    workspace=workspace, hidden=hide)
+            finally:
+                run_lock.release()
         except OSError as e:  # the harness's own I/O failed (disk full, directory removed ...)
             rec = {"method": spec.method, "dataset": spec.dataset, "seed": spec.seed,
                    "status": "failed", "error": f"harness I/O error: {e}"}
@@ -467,18 +473,3 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
         bar.close()
         workspace.close()
     return records
-
-
-def clean_stale_tmp(results_dir: Path) -> int:
-    """Remove temporary run directories left by killed harness processes. Directories of a
-    harness that is still running (its pid is in the name) are left alone, so several harness
-    processes may share a results directory."""
-    n = 0
-    for p in Path(results_dir).glob("runs/*/*/.*.tmp"):
-        parts = p.name.split(".")
-        pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
-        if pid is not None and pid != os.getpid() and pid_alive(pid):
-            continue
-        shutil.rmtree(p, ignore_errors=True)
-        n += 1
-    return n

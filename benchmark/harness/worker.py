@@ -55,28 +55,31 @@ def fit_and_write(request: dict, seqs, out: Path) -> dict:
     from .metrics import probe_split
 
     importlib.import_module(request["method_module"])  # registers the method (and nothing else)
-    cls = METHODS[request["method"]]
-    cls.check_dependencies()
-    if "torch" in cls.requires and request.get("threads"):
+    if request["method"] not in METHODS:
+        raise RuntimeError(f"importing {request['method_module']} did not register method "
+                           f"{request['method']!r}")
+    info = METHODS[request["method"]]
+    info.check_dependencies()
+    if "torch" in info.requires and request.get("threads"):
         import torch
 
         torch.set_num_threads(int(request["threads"]))
     result: dict = {"n_sequences": len(seqs), "n_events": seqs.n_events}
 
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()
-    model = cls(**request["params"]).fit(seqs)
-    if "labels" in cls.outputs:
+    model = info.create(**request["params"]).fit(seqs)
+    if "labels" in info.outputs:
         np.save(out / "labels.npy", _check_labels(model.labels_, len(seqs)))
-    if "embeddings" in cls.outputs:
+    if "embeddings" in info.outputs:
         np.save(out / "embeddings.npy", _check_embeddings(model.transform(seqs), len(seqs)))
     result["wall_time_s"] = time.perf_counter() - wall0
     result["cpu_time_s"] = _cpu_seconds() - cpu0
     result["method_metrics"] = {k: float(v) for k, v in getattr(model, "metrics_", {}).items()}
 
-    if request.get("probe") and "embeddings" in cls.outputs:
+    if request.get("probe") and "embeddings" in info.outputs:
         prefix, _ = probe_split(seqs)
         wall1 = time.perf_counter()
-        probe_model = cls(**request["params"]).fit(prefix)
+        probe_model = info.create(**request["params"]).fit(prefix)
         np.save(out / "probe_embeddings.npy",
                 _check_embeddings(probe_model.transform(prefix), len(prefix)))
         result["probe_wall_time_s"] = time.perf_counter() - wall1

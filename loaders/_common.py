@@ -171,6 +171,20 @@ def lists_to_sequences(times: list[np.ndarray], types: list[np.ndarray], source:
         raise DataFormatError(f"{where(e.sequence, e.event)}: {e.problem}") from None
 
 
+def portable_source(*paths: str | Path, source: str | None = None) -> str:
+    """The ``source`` a loader stores in the sequences' metadata (``meta["source"]``).
+
+    That metadata is part of the dataset fingerprint, hence of every run key, so it must not
+    depend on where the files are: ``source`` when given (registered loaders pass their raw
+    files' paths relative to the data directory, e.g. ``"linkedin/Linkedin.csv"``), else the
+    file (or folder) names of ``paths``, joined with ``", "``; never an absolute path, a home
+    directory, a host or a user name.
+    """
+    if source is not None:
+        return source
+    return ", ".join(Path(p).name for p in paths)
+
+
 def encode_categories(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Map category values to int codes ``0..K-1`` in sorted order of the values.
 

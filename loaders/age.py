@@ -27,6 +27,7 @@ from benchmark.core.registry import LoadContext, register_dataset
 from loaders._common import (
     encode_categories,
     numeric_column,
+    portable_source,
     read_table,
     row_name,
     table_to_sequences,
@@ -53,11 +54,14 @@ def _type_codes(groups: np.ndarray, max_types: int | None) -> tuple[np.ndarray, 
 
 
 def load_age(transactions_csv: str | Path, target_csv: str | Path, *,
-             max_types: int | None = None) -> Dataset:
+             max_types: int | None = None, source: str | None = None) -> Dataset:
     """Read the Age data from its two CSV files (any path; no checksum check).
 
     Returns one sequence per client of ``target_csv`` (ids = client_id), times = ``trans_date``
-    in days, types = ``small_group`` codes (see the module docstring), labels = ``bins``.
+    in days, types = ``small_group`` codes (see the module docstring), labels = ``bins``. The
+    sequences' ``meta["source"]`` is ``source`` (the registered loader:
+    ``"age/transactions_train.csv"``), else the transactions file's name
+    (:func:`loaders._common.portable_source`).
     """
     transactions_csv, target_csv = Path(transactions_csv), Path(target_csv)
     target = read_table(target_csv, ["client_id", "bins"])
@@ -80,7 +84,8 @@ def load_age(transactions_csv: str | Path, target_csv: str | Path, *,
         transactions_csv, client[rows], day[rows], types, len(type_names), sort=True,
         seq_col="client_id", time_col="trans_date", type_col="small_group", rows=rows,
         type_names=type_names,
-        meta={"name": "Age", "source": str(transactions_csv), "time_unit": "days"},
+        meta={"name": "Age", "source": portable_source(transactions_csv, source=source),
+              "time_unit": "days"},
     )
     ids = grouped.seq_ids
     have = np.isin(target_ids, ids)
@@ -99,9 +104,10 @@ def load_age(transactions_csv: str | Path, target_csv: str | Path, *,
 
 
 @register_dataset(
-    "Age", kind="real", n_clusters=4, family="real", version="1", paper_stats=PAPER_STATS,
+    "Age", kind="real", n_clusters=4, family="real", paper_stats=PAPER_STATS,
+    version="2",  # 2: meta["source"] relative to the data directory (was the absolute path)
     description="bank-card transactions of 30000 clients, type = small_group; label = age group",
 )
 def age(ctx: LoadContext) -> Dataset:
     transactions, target = fetch(ctx, [TRANSACTIONS_FILE, TARGET_FILE], "Age")
-    return load_age(transactions, target)
+    return load_age(transactions, target, source=TRANSACTIONS_FILE.relpath)

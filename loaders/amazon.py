@@ -18,6 +18,7 @@ from benchmark.core.dataset import Dataset
 from benchmark.core.registry import LoadContext, register_dataset
 from benchmark.core.sequences import EventSequences
 from benchmark.core.storage import concatenate
+from loaders._common import portable_source
 from loaders._fetch import DataFormatError, RemoteFile, fetch
 from loaders.easytpp import read_easytpp_pickle
 
@@ -33,8 +34,13 @@ TEST_FILE = RemoteFile(
 PAPER_STATS = {"n_sequences": 7523, "mean_length": 56.5, "n_types": 8, "n_clusters": None}
 
 
-def load_amazon(dev_pkl: str | Path, test_pkl: str | Path) -> Dataset:
-    """Concatenate the dev and test EasyTPP pickles (no checksum check): one unlabelled Dataset."""
+def load_amazon(dev_pkl: str | Path, test_pkl: str | Path, *,
+                source: str | None = None) -> Dataset:
+    """Concatenate the dev and test EasyTPP pickles (no checksum check): one unlabelled Dataset.
+
+    The sequences' ``meta["source"]`` is ``source`` (the registered loader:
+    ``"amazon/dev.pkl, amazon/test.pkl"``), else the two file names
+    (:func:`loaders._common.portable_source`)."""
     dev, _ = read_easytpp_pickle(dev_pkl, "dev")
     test, _ = read_easytpp_pickle(test_pkl, "test")
     if dev.n_types != test.n_types:
@@ -43,7 +49,7 @@ def load_amazon(dev_pkl: str | Path, test_pkl: str | Path) -> Dataset:
     both = concatenate([dev, test])
     seqs = EventSequences(
         both.times, both.types, both.offsets, both.n_types, seq_ids=both.seq_ids,
-        meta={"name": "Amazon", "source": f"{dev_pkl}, {test_pkl}",
+        meta={"name": "Amazon", "source": portable_source(dev_pkl, test_pkl, source=source),
               "time_unit": "as in the EasyTPP files"},
     )
     return Dataset(seqs, None, {"splits": {"dev": len(dev), "test": len(test)},
@@ -51,9 +57,10 @@ def load_amazon(dev_pkl: str | Path, test_pkl: str | Path) -> Dataset:
 
 
 @register_dataset(
-    "Amazon", kind="real", n_clusters=None, family="real", version="1", paper_stats=PAPER_STATS,
+    "Amazon", kind="real", n_clusters=None, family="real", paper_stats=PAPER_STATS,
+    version="2",  # 2: meta["source"] relative to the data directory (was the absolute paths)
     description="800 Amazon review sequences (EasyTPP dev 300 + test 500), 16 types, no labels",
 )
 def amazon(ctx: LoadContext) -> Dataset:
     dev, test = fetch(ctx, [DEV_FILE, TEST_FILE], "Amazon")
-    return load_amazon(dev, test)
+    return load_amazon(dev, test, source=f"{DEV_FILE.relpath}, {TEST_FILE.relpath}")

@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmark.core.dataset import Dataset, DatasetUnavailable
 from benchmark.core.sequences import EventSequences, SequenceValidationError
-from loaders._common import lists_to_sequences
+from loaders._common import lists_to_sequences, portable_source
 from loaders._fetch import DataFormatError
 
 _ALLOWED_CLASSES = {  # numpy scalars and their dtypes, which some EasyTPP writers leave in
@@ -41,11 +41,14 @@ class _PlainDataUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (not plain EasyTPP data)")
 
 
-def read_easytpp_pickle(path: str | Path, split: str | None = None) -> tuple[EventSequences, str]:
+def read_easytpp_pickle(path: str | Path, split: str | None = None, *,
+                        source: str | None = None) -> tuple[EventSequences, str]:
     """Sequences of one split of an EasyTPP pickle; returns ``(sequences, split)``.
 
     ``split=None`` takes the only split in the file (error if there are several). Sequence ids are
-    ``"<split>-<index>"``; types are ``type_event``; times are ``time_since_start``.
+    ``"<split>-<index>"``; types are ``type_event``; times are ``time_since_start``. The
+    sequences' ``meta["source"]`` is ``source``, else the file's name, never its path (it is
+    part of the fingerprint; :func:`loaders._common.portable_source`).
     """
     path = Path(path)
     try:
@@ -95,14 +98,16 @@ def read_easytpp_pickle(path: str | Path, split: str | None = None) -> tuple[Eve
     seqs = lists_to_sequences(  # validates times (finite, non-negative, sorted) and types
         times, types, path, lambda i, e: f"{path}: {split} sequence {i}", n_types=n_types,
         seq_ids=np.array([f"{split}-{i}" for i in range(len(times))]),
-        meta={"name": path.stem, "source": str(path), "time_unit": "as in the file"},
+        meta={"name": path.stem, "source": portable_source(path, source=source),
+              "time_unit": "as in the file"},
     )
     return seqs, split
 
 
-def load_easytpp_pickle(path: str | Path, split: str | None = None) -> Dataset:
+def load_easytpp_pickle(path: str | Path, split: str | None = None, *,
+                        source: str | None = None) -> Dataset:
     """An EasyTPP pickle as an unlabelled Dataset (see :func:`read_easytpp_pickle`)."""
-    seqs, split = read_easytpp_pickle(path, split)
+    seqs, split = read_easytpp_pickle(path, split, source=source)
     return Dataset(seqs, None, {"split": split, "source_format": "easytpp-pickle"})
 
 
@@ -136,9 +141,9 @@ def load_easytpp_hf(source: str | Path, split: str = "test") -> Dataset:
             raise DataFormatError(f"{source}: no split {split!r}; it holds {list(ds)}")
         ds = ds[split]
     try:
-        seqs = from_hf_dataset(
-            ds, meta={"name": Path(str(source)).name, "source": str(source),
-                      "time_unit": "as in the dataset"},
+        seqs = from_hf_dataset(  # source: a local copy's name (not its path) or the hub name
+            ds, meta={"name": Path(str(source)).name, "time_unit": "as in the dataset",
+                      "source": portable_source(local) if local.exists() else str(source)},
         )
     except SequenceValidationError as e:
         raise DataFormatError(f"{source} ({split}): {e}") from None

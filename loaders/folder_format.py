@@ -9,7 +9,9 @@
 ``event`` holds integer event types ``0..C-1``; ``time`` is numeric and non-decreasing within a
 file. ``clusters.csv`` has a ``cluster_id`` column (as written by the COHORTNEY tools) or a single
 label column (optionally after an unnamed index column). The synthetic sets of the LAL paper are
-published in this format.
+published in this format. The sequences' ``meta["source"]`` is ``source`` or the folder's name,
+never its path (it is part of the dataset fingerprint, which must not depend on where the folder
+is; :func:`loaders._common.portable_source`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from loaders._common import (
     encode_categories,
     lists_to_sequences,
     numeric_column,
+    portable_source,
     read_table,
     row_name,
 )
@@ -42,7 +45,8 @@ def _label_column(df, path: Path) -> str:
     return named[0]
 
 
-def load_folder_format(path: str | Path, n_types: int | None = None) -> Dataset:
+def load_folder_format(path: str | Path, n_types: int | None = None, *,
+                       source: str | None = None) -> Dataset:
     """Read a folder of ``1.csv … N.csv`` (+ optional ``clusters.csv``) into a Dataset.
 
     Sequence ids are the file numbers 1..N; ``n_types`` defaults to the largest event code + 1
@@ -81,7 +85,8 @@ def load_folder_format(path: str | Path, n_types: int | None = None) -> Dataset:
         times, types, path,
         lambda i, e: f"{files[i]}" + ("" if e is None else f": {row_name(files[i], e)}"),
         n_types=n_types, seq_ids=np.asarray(numbers, dtype=np.int64),
-        meta={"name": path.name, "source": str(path), "time_unit": "as in the files"},
+        meta={"name": path.name, "source": portable_source(path, source=source),
+              "time_unit": "as in the files"},
     )
     labels_file = path / "clusters.csv"
     if not labels_file.exists():

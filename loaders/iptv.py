@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmark.core.dataset import Dataset
 from benchmark.core.registry import LoadContext, register_dataset_with_holdout
-from loaders._common import drop_last_event, lists_to_sequences
+from loaders._common import drop_last_event, lists_to_sequences, portable_source
 from loaders._fetch import DataFormatError, RemoteFile, fetch
 
 ARCHIVE_FILE = RemoteFile(
@@ -58,12 +58,15 @@ def _read_mat(path: Path) -> dict:
                               f"corrupt?): {e}") from None
 
 
-def load_iptv(path: str | Path, *, holdout_last: bool = False) -> Dataset:
+def load_iptv(path: str | Path, *, holdout_last: bool = False,
+              source: str | None = None) -> Dataset:
     """Read IPTV from ``IPTVdata.zip`` or the extracted ``Data_IPTV_subset.mat`` (no checksum).
 
     Returns one sequence per cell of ``seq`` (ids 0..N-1), types = genre − 1 (names from ``PID``),
     labels = type of the last event (0..15; names in ``meta["label_names"]``). With
-    ``holdout_last`` the last event of every sequence is removed from the sequences.
+    ``holdout_last`` the last event of every sequence is removed from the sequences. The
+    sequences' ``meta["source"]`` is ``source`` (the registered loader: ``"iptv/IPTVdata.zip"``),
+    else the file's name (:func:`loaders._common.portable_source`).
     """
     path = Path(path)
     mat = _read_mat(path)
@@ -100,7 +103,8 @@ def load_iptv(path: str | Path, *, holdout_last: bool = False) -> Dataset:
     seqs = lists_to_sequences(  # validates the times (finite, non-negative, sorted)
         times, [g.astype(np.int64) - 1 for g in types], path,
         lambda i, e: f"{path}: sequence {i}", n_types=n_types, type_names=genres,
-        meta={"name": "IPTV-holdout" if holdout_last else "IPTV", "source": str(path),
+        meta={"name": "IPTV-holdout" if holdout_last else "IPTV",
+              "source": portable_source(path, source=source),
               "time_unit": "raw time stamps of the file (unit not documented)"},
     )
     labels = seqs.types[seqs.offsets[1:] - 1].astype(np.int64)
@@ -117,11 +121,12 @@ def load_iptv(path: str | Path, *, holdout_last: bool = False) -> Dataset:
 
 def _load(ctx: LoadContext, holdout_last: bool) -> Dataset:
     (archive,) = fetch(ctx, [ARCHIVE_FILE], "IPTV-holdout" if holdout_last else "IPTV")
-    return load_iptv(archive, holdout_last=holdout_last)
+    return load_iptv(archive, holdout_last=holdout_last, source=ARCHIVE_FILE.relpath)
 
 
 iptv, iptv_holdout = register_dataset_with_holdout(
-    "IPTV", _load, kind="real", n_clusters=16, family="real", version="1",
+    "IPTV", _load, kind="real", n_clusters=16, family="real",
+    version="2",  # 2: meta["source"] relative to the data directory (was the absolute path)
     paper_stats=PAPER_STATS,
     description="1473 IPTV viewing sequences, 16 genres; label = genre of the last event (visible)",
     holdout_description="IPTV with each sequence's last event (which defines the label) removed",

@@ -26,6 +26,7 @@ from loaders._common import (
     drop_last_event,
     encode_categories,
     numeric_column,
+    portable_source,
     read_table,
     row_name,
     show,
@@ -78,7 +79,7 @@ def read_sector_map(path: str | Path) -> dict[str, str]:
 
 
 def load_linkedin(events_csv: str | Path, sectors_csv: str | Path, *,
-                  holdout_last: bool = False) -> Dataset:
+                  holdout_last: bool = False, source: str | None = None) -> Dataset:
     """Read LinkedIn from its two CSV files (no checksum check: any version of the files).
 
     ``sectors_csv`` is ``company_sectors.csv`` or ``LinkedIn_labelled.csv`` (see
@@ -87,7 +88,10 @@ def load_linkedin(events_csv: str | Path, sectors_csv: str | Path, *,
     Returns a Dataset of one sequence per user (ids = the ``id`` column, in file order), event
     types = companies in sorted name order, times in years, labels = sector of the last job
     (int codes in sorted sector-name order; names in ``meta["label_names"]``). With
-    ``holdout_last`` each user's last event is removed from the sequences.
+    ``holdout_last`` each user's last event is removed from the sequences. The sequences'
+    ``meta["source"]`` is ``source`` (the registered loader: ``"linkedin/Linkedin.csv"``, relative
+    to the data directory), else the events file's name: never an absolute path, since it is part
+    of the dataset fingerprint (:func:`loaders._common.portable_source`).
     """
     events_csv, sectors_csv = Path(events_csv), Path(sectors_csv)
     df = read_table(events_csv, ["id", "time", "event"], dtype={"event": str})
@@ -111,7 +115,7 @@ def load_linkedin(events_csv: str | Path, sectors_csv: str | Path, *,
         events_csv, df["id"].to_numpy(), times, types, len(company_names), sort=False,
         seq_col="id", type_col="event", type_names=company_names,
         meta={"name": "LinkedIn-holdout" if holdout_last else "LinkedIn",
-              "source": str(events_csv), "time_unit": "years"},
+              "source": portable_source(events_csv, source=source), "time_unit": "years"},
     )
     last_company = companies[order][seqs.offsets[1:] - 1]
     label_names = sorted(set(sector_of.values()))
@@ -143,11 +147,12 @@ def _load(ctx: LoadContext, holdout_last: bool) -> Dataset:
             raise DatasetUnavailable(
                 f"{first}\n  (instead of {SECTORS_FILE.relpath}, {LABELLED_FILE.relpath} also "
                 f"works; it was not found or downloadable either)") from None
-    return load_linkedin(events, sectors, holdout_last=holdout_last)
+    return load_linkedin(events, sectors, holdout_last=holdout_last, source=EVENTS_FILE.relpath)
 
 
 linkedin, linkedin_holdout = register_dataset_with_holdout(
-    "LinkedIn", _load, kind="real", n_clusters=9, family="real", version="1",
+    "LinkedIn", _load, kind="real", n_clusters=9, family="real",
+    version="2",  # 2: meta["source"] relative to the data directory (was the absolute path)
     paper_stats=PAPER_STATS,
     description="2439 LinkedIn careers, 82 companies; label = sector of the last job (visible)",
     holdout_description="LinkedIn with each user's last job (which defines the label) removed",

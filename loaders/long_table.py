@@ -14,6 +14,10 @@
   as ``type_names``;
 * label (optional): constant within a sequence; mapped to ``0..K-1`` in sorted order of the values
   (``meta["label_names"]``).
+
+The sequences' ``meta["source"]`` is ``source`` (e.g. the path relative to the data directory)
+or the file's name, never its path: it is part of the dataset fingerprint, which must not depend
+on where the file is (:func:`loaders._common.portable_source`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from benchmark.core.dataset import Dataset
 from loaders._common import (
     encode_categories,
     numeric_column,
+    portable_source,
     read_table,
     row_name,
     show,
@@ -43,6 +48,7 @@ def load_long_table(
     label_col: str | None = None,
     sort: bool = False,
     n_types: int | None = None,
+    source: str | None = None,
 ) -> Dataset:
     """Read a CSV (``.csv``, any other suffix) or Parquet (``.parquet``) long table into a Dataset.
 
@@ -70,7 +76,8 @@ def load_long_table(
     seqs, order = table_to_sequences(  # checks times (finite, non-negative, sorted) and types
         path, df[seq_col].to_numpy(), times, types, n_types, sort=sort, seq_col=seq_col,
         time_col=time_col, type_col=type_col, type_names=type_names,
-        meta={"name": path.stem, "source": str(path), "time_unit": "as in the file"},
+        meta={"name": path.stem, "source": portable_source(path, source=source),
+              "time_unit": "as in the file"},
     )
     ids, offsets = seqs.seq_ids, seqs.offsets
     meta: dict = {"source_format": "long-table"}

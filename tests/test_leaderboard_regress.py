@@ -1,5 +1,6 @@
-"""CI's regression gate: a fresh quick run of the deterministic cheap methods must reproduce the
-committed reference numbers (leaderboard/ci_reference.csv) within the regress tolerance."""
+"""A fresh quick run of the deterministic cheap methods must reproduce the committed reference
+numbers (leaderboard/ci_reference.csv) within the regress tolerance. The gate on the committed
+leaderboard's own numbers is `make regress` (tests/test_regress_ci.py, docs/harness.md)."""
 
 from pathlib import Path
 

@@ -27,8 +27,14 @@ has), so the same generator and seed give a different sha256 on another machine.
 the dataset the run saw": it hashes what methods and metrics read (offsets, types, sequence ids,
 labels, types' names, the sequences' metadata) with times and window ends rounded to float32 (7
 significant digits), and leaves out the generator's parameters (``dataset_meta``), which methods
-never see. Writes go to a temporary directory that is renamed into place, so a crash (or a full
-disk) never leaves a half-written dataset.
+never see. It depends on the data only, never on where they were read: the sequences' metadata
+hold a name, a time unit and a machine-independent ``source`` (a generator's module, or the raw
+files' paths relative to the data directory such as ``linkedin/Linkedin.csv``; never an absolute
+path, host or user; :func:`loaders._common.portable_source`). :func:`fingerprint_from_data`
+recomputes it from the stored events and labels with other metadata (``python -m benchmark
+rekey`` uses it to check that a run's dataset is the same data). Writes go to a temporary
+directory that is renamed into place, so a crash (or a full disk) never leaves a half-written
+dataset.
 
 Methods never read ``labels.parquet``: the harness's worker calls :func:`load_sequences`.
 """
@@ -299,6 +305,22 @@ def dataset_fingerprint(path: Path) -> str:
     shards = [_shard_fingerprint(_read_shard(path, meta, s, verify=False)) for s in meta["shards"]]
     return _combine_hashes(shards, load_labels(path),
                            [meta["n_types"], meta["type_names"], meta["sequences_meta"]])
+
+
+def fingerprint_from_data(path: Path, sequences_meta: dict | None = None) -> str:
+    """The fingerprint of the stored dataset's events and labels, recomputed from its shards
+    (each read and checked against its sha256) and labels, with ``sequences_meta`` in place of
+    the stored sequences' metadata (None: the stored one, which gives :func:`dataset_fingerprint`).
+
+    ``fingerprint_from_data(path, old_meta) == old_fingerprint`` shows that a fingerprint made
+    with other metadata (e.g. an absolute ``source`` path) covers exactly these events, sequence
+    ids, window ends and labels. Raises :class:`DatasetIntegrityError` for a corrupt dataset."""
+    path = Path(path)
+    meta = read_meta(path)
+    shards = [_shard_fingerprint(_read_shard(path, meta, s, verify=True)) for s in meta["shards"]]
+    seq_meta = meta["sequences_meta"] if sequences_meta is None else sequences_meta
+    return _combine_hashes(shards, load_labels(path), [meta["n_types"], meta["type_names"],
+                                                       seq_meta])
 
 
 def _read_table(f: Path, footer: bool = False):

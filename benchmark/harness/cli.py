@@ -158,6 +158,9 @@ def cmd_run(args) -> int:
     from .runner import plan_runs, run_plan
 
     discover()
+    if args.plan:
+        return _run_from_plan(args)
+    args.profile = args.profile or "quick"
     methods = _split(args.methods) or (sorted(METHODS) if args.all else [])
     datasets = _split(args.datasets) or (default_datasets() if args.all else [])
     if not methods or not datasets:
@@ -185,6 +188,55 @@ def cmd_run(args) -> int:
         evaluate_runs(results_dir, data_dir, cache_dir)
         _print_summary(results_dir)
     return _run_outcome(records, plan.skipped, len(seeds), results_dir, args.allow_missing)
+
+
+def _run_from_plan(args) -> int:
+    """``run --plan PLAN``: the plan's runs not yet in ``--results-dir`` (pending cells only with
+    ``--include-pending``; ``--methods``/``--datasets`` keep only those names)."""
+    from .evaluate import evaluate_runs
+    from .plan import load_plan
+    from .results_store import ResultsStore
+    from .runner import estimate_cpu_s, run_plan, split_done
+
+    clash = [flag for flag, given in (("--all", args.all), ("--seeds", args.seeds is not None),
+                                      ("--profile", args.profile is not None),
+                                      ("--param", bool(args.param)), ("--no-probe", args.no_probe))
+             if given]
+    if clash:
+        raise ValueError(f"--plan declares seeds, profile, parameters and probe per cell; drop "
+                         f"{', '.join(clash)} (or edit the plan)")
+    methods, datasets = _split(args.methods), _split(args.datasets)
+    for m in methods:
+        get_method(m)
+    for d in datasets:
+        get_dataset(d)
+    plan = load_plan(args.plan)
+    data_dir, cache_dir = _dirs(args)
+    results_dir = Path(args.results_dir)
+    store = ResultsStore(results_dir)
+    if not args.dry_run:
+        store.create()
+    store.clean_stale_tmp()
+    runs, pending, skipped_runs = plan.expand(
+        data_dir, cache_dir, include_pending=args.include_pending, methods=methods,
+        datasets=datasets, unlabelled_k=args.unlabelled_k or None)
+    if args.dry_run:
+        _print_pending(runs, results_dir)
+    if pending.runs:
+        todo, _ = split_done(pending, results_dir)
+        known = [e for e in estimate_cpu_s(todo, results_dir) if e is not None]
+        print(f"not included: {len(todo)} run(s) of cells marked pending"
+              + (f" (~{sum(known) / 3600:.1f} CPU h for {len(known)} of them)" if known else "")
+              + "; --include-pending adds them")
+    if args.dry_run:
+        return 0
+    records = run_plan(runs, results_dir, jobs=args.jobs, timeout_s=args.timeout,
+                       memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads,
+                       sandbox=args.sandbox, hidden=(data_dir, cache_dir))
+    if not args.no_evaluate:
+        evaluate_runs(results_dir, data_dir, cache_dir)
+        _print_summary(results_dir)
+    return _run_outcome(records, skipped_runs, 1, results_dir, args.allow_missing)
 
 
 # prefixes of benchmark.harness.runner.plan_runs's skip reasons: absent data or optional dependencies
@@ -277,24 +329,33 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .plan import load_plan
     from .report import build_report
 
-    out = build_report(_results_dir(args.results_dir), Path(args.out))
+    plan = load_plan(args.plan) if args.plan else None
+    out = build_report(_results_dir(args.results_dir), Path(args.out), plan=plan)
     print(f"leaderboard written to {out}/ (README.md, index.html, results.csv, per_seed.csv, plots)")
     return 0
 
 
 def cmd_regress(args) -> int:
-    from .evaluate import RESULT_COLUMNS, aggregate, collect
-    from .regress import regress
+    from .regress import current_table, regress, run_committed_checks
 
-    current = Path(args.current) if args.current else None
-    if current is None:
-        current = _results_dir(args.results_dir) / "results.csv"
-        res = aggregate(collect(current.parent))
-        write_atomic_bytes(current, res[RESULT_COLUMNS].to_csv(index=False).encode())
+    if args.committed or args.sample:  # committed tables vs a rebuild, and sampled cells rerun
+        committed = _results_dir(args.committed or str(LEADERBOARD))
+        data_dir, cache_dir = _dirs(args)
+        return run_committed_checks(committed, Path(args.sample) if args.sample else None,
+                                    Path(args.results_dir) if args.results_dir else None,
+                                    data_dir, cache_dir, jobs=args.jobs, sandbox=args.sandbox,
+                                    plan_path=Path(args.plan) if args.plan else None)
+    if args.current:
+        current = Path(args.current)
+    else:  # aggregated in memory: never written over the reference (which may be in that dir)
+        current = current_table(_results_dir(args.results_dir or str(DEFAULT_RESULTS)))
     regs, n = regress(Path(args.reference), current, abs_tol=args.tol, n_std=args.n_std,
                       cost_factor=args.cost_factor, include_cost=not args.no_cost)
+    if not isinstance(current, Path):
+        current = args.results_dir or str(DEFAULT_RESULTS)
     if n == 0:
         print(f"nothing to compare between {args.reference} and {current}")
         return 2
@@ -403,7 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--methods", nargs="+", help="method names (comma or space separated)")
     r.add_argument("--datasets", nargs="+", help="dataset names (comma or space separated)")
     r.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick) or 0..4 (paper)")
-    r.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    r.add_argument("--profile", choices=["quick", "paper"], help="default: quick")
+    r.add_argument("--plan", help="run the runs a plan declares (e.g. leaderboard/plan.toml; "
+                   "docs/harness.md, \"The plan\") that --results-dir lacks")
+    r.add_argument("--include-pending", action="store_true",
+                   help="with --plan: also the cells the plan marks pending")
     r.add_argument("--jobs", type=int, default=1, help="runs in parallel")
     r.add_argument("--threads", type=int, help="CPU threads per run (default: cores // jobs)")
     r.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
@@ -442,15 +507,28 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="render the leaderboard from a results directory")
     rp.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     rp.add_argument("--out", default=str(LEADERBOARD))
+    rp.add_argument("--plan", help="show the cells of this plan only, pending ones as `pending` "
+                    "(e.g. leaderboard/plan.toml)")
 
-    g = sub.add_parser("regress", help="compare results against the committed leaderboard")
+    g = sub.add_parser("regress", help="compare results against the committed leaderboard; "
+                                       "with --committed/--sample, rerun committed cells (make regress)")
     g.add_argument("--reference", default=str(LEADERBOARD / "results.csv"))
-    g.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    g.add_argument("--results-dir", help="results to compare (default: results); with --sample, "
+                   "where the reruns go (default: a temporary directory, removed)")
     g.add_argument("--current", help="a results.csv to compare instead of --results-dir")
     g.add_argument("--tol", type=float, default=0.05, help="absolute tolerance of quality metrics")
     g.add_argument("--n-std", type=float, default=2.0, help="plus this many reference stds")
     g.add_argument("--cost-factor", type=float, default=3.0, help="allowed growth of time/memory")
     g.add_argument("--no-cost", action="store_true", help="ignore time and memory")
+    g.add_argument("--committed", help="a committed results directory (leaderboard): fail if its "
+                   "results.csv/per_seed.csv differ from a rebuild from its runs")
+    g.add_argument("--sample", help="TOML list of committed cells to rerun and compare "
+                   "(leaderboard/regress_sample.toml; --committed defaults to leaderboard)")
+    g.add_argument("--plan", help="the board's plan (default: COMMITTED/plan.toml if present): "
+                   "tables rebuilt with it, and its declared runs must all be found")
+    g.add_argument("--jobs", type=int, default=2, help="sampled cells rerun at a time")
+    g.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto")
+    _common(g)
 
     c = sub.add_parser("compare", help="pair a variant results directory with a baseline one "
                                        "(same method, dataset, seed) and compare one metric")
@@ -477,7 +555,42 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out-is-parent", action="store_true", help="write to OUT/NAME")
     gen.add_argument("--seed", type=int, default=0)
     _common(gen)
+
+    rr = sub.add_parser("reproduce", help="rerun one stored run in a temporary folder and compare "
+                                          "its labels and metrics with the stored ones")
+    rr.add_argument("run_dir", help="a run directory, e.g. leaderboard/runs/dmhp/K2_C5/seed0-KEY")
+    rr.add_argument("--timeout", type=float, default=3600.0, help="seconds for the rerun")
+    rr.add_argument("--memory-mb", type=float, default=16000.0, help="RSS cap of the rerun (MiB)")
+    rr.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                    help="as for run (default auto)")
+    rr.add_argument("--keep", action="store_true", help="keep the temporary results folder")
+    _common(rr)
+
+    rk = sub.add_parser("rekey", help="re-key stored runs whose dataset fingerprint changed "
+                                      "while their data did not (checked; outputs kept)")
+    rk.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    rk.add_argument("--dry-run", action="store_true", help="check and list; change nothing")
+    rk.add_argument("--old-data-dir", action="append", metavar="DIR",
+                    help="a data directory the runs were made with (repeatable), to reproduce "
+                         "fingerprints that held its absolute paths")
+    _common(rk)
     return p
+
+
+def cmd_rekey(args) -> int:
+    from .rekey import cmd_rekey as rekey
+
+    return rekey(args, *_dirs(args))
+
+
+def cmd_reproduce(args) -> int:
+    from .plan import reproduce_run, reproduction_lines
+
+    data_dir, cache_dir = _dirs(args)
+    result = reproduce_run(Path(args.run_dir), data_dir, cache_dir, sandbox=args.sandbox,
+                           timeout_s=args.timeout, memory_mb=args.memory_mb, keep=args.keep)
+    print("\n".join(reproduction_lines(Path(args.run_dir), result)))
+    return 0 if result.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -492,7 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "report": cmd_report,
                 "regress": cmd_regress, "compare": cmd_compare, "oracle": cmd_oracle,
-                "generate": cmd_generate}[args.cmd](args)
+                "generate": cmd_generate, "rekey": cmd_rekey, "reproduce": cmd_reproduce,
+                }[args.cmd](args)
     except (UnknownNameError, DatasetUnavailable, SandboxUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -127,29 +127,59 @@ def evaluate_runs(results_dir: Path, data_dir: Path | None, cache_dir: Path,
     return n
 
 
-def chosen_runs(results_dir: Path) -> dict[tuple[str, str, int], tuple[Path, dict[str, Any]]]:
-    """The runs the tables use: (method, dataset, seed) -> (run dir, record), evaluated ok runs.
+GPU_SUFFIX = " [gpu]"
+"""Appended to a method's name for the board rows of its GPU runs (``thp [gpu]``): a GPU run and
+a CPU run are never averaged into one cell."""
 
-    One run counts per (method, dataset, seed): the paper profile wins over quick where a
-    (method, dataset) pair has paper runs, and among equals the most recently finished run.
+
+def run_device(rec: dict[str, Any]) -> str:
+    """``"gpu"`` if the run's method ran on a GPU, else ``"cpu"``: its ``params.device`` names a
+    CUDA device (``cuda``, ``cuda:1``, ``gpu``), or is ``auto`` on a machine whose ``hardware``
+    lists a GPU. A machine with a GPU whose run asked for ``cpu`` is a CPU run."""
+    device = str(rec.get("params", {}).get("device", "cpu")).lower()
+    gpu_present = bool(rec.get("hardware", {}).get("gpu"))
+    return "gpu" if (device.startswith("cuda") or device == "gpu"
+                     or (device == "auto" and gpu_present)) else "cpu"
+
+
+def board_method(rec: dict[str, Any]) -> str:
+    """The leaderboard row of a run: its method's name, with :data:`GPU_SUFFIX` for a GPU run."""
+    return rec["method"] + (GPU_SUFFIX if run_device(rec) == "gpu" else "")
+
+
+def base_method(row: str) -> str:
+    """The registered method of a leaderboard row (``"thp [gpu]"`` -> ``"thp"``)."""
+    return row.removesuffix(GPU_SUFFIX)
+
+
+def chosen_runs(results_dir: Path) -> dict[tuple[str, str, int], tuple[Path, dict[str, Any]]]:
+    """The runs the tables use: (row, dataset, seed) -> (run dir, record), evaluated ok runs.
+
+    ``row`` is the method's name, or for runs on a GPU the name with :data:`GPU_SUFFIX`
+    (:func:`board_method`; ``rec["method"]`` keeps the registered name): GPU and CPU runs of a
+    method are separate rows, never one averaged cell. One run counts per (row, dataset, seed):
+    the paper profile wins over quick (where a method has paper runs on a dataset, on either
+    device, its quick runs there are left out), and among equals the most recently finished run.
     """
     chosen: dict[tuple, tuple[Path, dict[str, Any]]] = {}
     for run_dir, rec in ResultsStore(results_dir).iter_runs():
         if rec.get("status") != "ok" or not (run_dir / METRICS_FILE).exists():
             continue
-        key = (rec["method"], rec["dataset"], rec["seed"])
+        key = (board_method(rec), rec["dataset"], rec["seed"])
         rank = (rec.get("profile") == "paper", rec.get("finished_at", ""))
         old = chosen.get(key)
         if old is None or rank > (old[1].get("profile") == "paper", old[1].get("finished_at", "")):
             chosen[key] = (run_dir, rec)
-    has_paper = {(m, d) for (m, d, _), (_, r) in chosen.items() if r.get("profile") == "paper"}
+    # quick runs are dropped where the method has paper runs on the dataset on any device
+    has_paper = {(r["method"], d) for (_, d, _), (_, r) in chosen.items()
+                 if r.get("profile") == "paper"}
     return {key: (run_dir, rec) for key, (run_dir, rec) in sorted(chosen.items())
-            if key[:2] not in has_paper or rec.get("profile") == "paper"}
+            if (rec["method"], key[1]) not in has_paper or rec.get("profile") == "paper"}
 
 
 def collect(results_dir: Path, chosen: dict | None = None) -> list[dict[str, Any]]:
-    """Per-run metric values of :func:`chosen_runs` (computed if not given): dicts with method,
-    dataset, seed, profile, metric, value."""
+    """Per-run metric values of :func:`chosen_runs` (computed if not given): dicts with method
+    (the board row: ``thp [gpu]`` for GPU runs), dataset, seed, profile, metric, value."""
     if chosen is None:
         chosen = chosen_runs(results_dir)
     rows = []

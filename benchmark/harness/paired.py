@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..core.registry import METRICS, discover
-from .evaluate import collect, dataset_order
+from .evaluate import GPU_SUFFIX, base_method, collect, dataset_order
 from .report import load_paper_reference
 
 EQUAL_TOL = 0.005
@@ -46,7 +46,7 @@ def fits(results_dir: Path, metric: str, methods: frozenset[str] | None = None
     values: dict[tuple[str, str, int], dict[str, Any]] = {}
     for row in collect(Path(results_dir)):
         key = (row["method"], row["dataset"], row["seed"])
-        if methods is None or key[0] in methods:
+        if methods is None or base_method(key[0]) in methods:  # "thp [gpu]": a GPU row of thp
             values.setdefault(key, {})[row["metric"]] = row["value"]
     return {key: Fit(float(v[metric]),
                      float(v.get("n_clusters_found", v.get("n_clusters", math.nan))))
@@ -124,6 +124,7 @@ def compare(variant_dir: Path, baseline_dir: Path, metric: str = "purity",
         raise ValueError(f"no run of {variant_dir} has a run of the same method, dataset and seed "
                          f"with {metric!r} in {baseline_dir}")
     paper = paper_values(metric, paper_method or {})
+    paper.update({(m + GPU_SUFFIX, d): v for (m, d), v in list(paper.items())})  # GPU rows
     rows = []
     order = {d: i for i, d in enumerate(dataset_order(d for _, d, _ in pairs))}
     cells = sorted({(m, d) for m, d, _ in pairs}, key=lambda c: (c[0], order[c[1]]))

@@ -78,6 +78,7 @@ class RunSpec:
     probe: bool = True
     method_module: str = ""
     threads: int = 1  # CPU threads for the worker's numeric libraries (not part of the key)
+    plan_cell: str | None = None  # the plan cell that declared it (recorded, not part of the key)
 
     @property
     def key(self) -> str:
@@ -240,6 +241,7 @@ def execute(spec: RunSpec, results_dir: Path, *, timeout_s: float = DEFAULT_TIME
         "dataset_sha256": spec.dataset_sha256, "dataset_fingerprint": spec.dataset_fingerprint,
         "key": spec.key, "probe": spec.probe,
         "threads": spec.threads, "sandbox": sandbox,
+        "argv": list(sys.argv), "plan_cell": spec.plan_cell,  # how to make it again; not keyed
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **environment(),
     }
@@ -412,7 +414,8 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
              hidden: tuple[Path | None, ...] = ()) -> list[dict[str, Any]]:
     """Execute the plan (skipping finished runs); returns one record per run.
 
-    Each worker gets ``threads`` CPU threads (default: cores // jobs) and runs in the
+    Each worker gets ``threads`` CPU threads (default: cores // jobs; the specs of a plan cell,
+    ``plan_cell`` set, keep their cell's threads unless ``threads`` is given) and runs in the
     ``sandbox`` mode (``auto``: ``bwrap`` where it works, else ``none`` with one warning).
     ``hidden`` (e.g. the data and cache directories) are kept out of the sandbox's view, as are
     ``results_dir``, the repository and the default cache. Each run is executed under its
@@ -422,7 +425,8 @@ def run_plan(plan: Plan, results_dir: Path, *, jobs: int = 1, timeout_s: float =
 
     results_dir = Path(results_dir)
     for spec in plan.runs:
-        spec.threads = threads or default_threads(jobs)
+        if threads or spec.plan_cell is None:  # a plan cell's specs keep the cell's threads
+            spec.threads = threads or default_threads(jobs)
     for m, ds, reason in plan.skipped:
         log(f"skip {m} on {ds}: {reason}")
     todo, records = split_done(plan, results_dir)

@@ -153,7 +153,6 @@ def default_datasets() -> list[str]:
 
 
 def cmd_run(args) -> int:
-    from .evaluate import evaluate_runs
     from .results_store import ResultsStore
     from .runner import plan_runs, run_plan
 
@@ -181,19 +180,26 @@ def cmd_run(args) -> int:
                      unlabelled_k=args.unlabelled_k or None)
     if args.dry_run:
         return _print_pending(plan, results_dir)
-    records = run_plan(plan, results_dir, jobs=args.jobs, timeout_s=args.timeout,
-                       memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads,
-                       sandbox=args.sandbox, hidden=(data_dir, cache_dir))
+    runs = run_plan(plan, results_dir, jobs=args.jobs, timeout_s=args.timeout,
+                    memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads,
+                    sandbox=args.sandbox, hidden=(data_dir, cache_dir))
+    return _finish_run(args, runs, plan.skipped, len(seeds), results_dir, data_dir, cache_dir)
+
+
+def _finish_run(args, records, skipped, n_seeds: int, results_dir: Path, data_dir, cache_dir) -> int:
+    """After ``run``'s runs: evaluate (unless ``--no-evaluate``), print the summary and return
+    the exit status (:func:`_run_outcome`)."""
+    from .evaluate import evaluate_runs
+
     if not args.no_evaluate:
         evaluate_runs(results_dir, data_dir, cache_dir)
         _print_summary(results_dir)
-    return _run_outcome(records, plan.skipped, len(seeds), results_dir, args.allow_missing)
+    return _run_outcome(records, skipped, n_seeds, results_dir, args.allow_missing)
 
 
 def _run_from_plan(args) -> int:
     """``run --plan PLAN``: the plan's runs not yet in ``--results-dir`` (pending cells only with
     ``--include-pending``; ``--methods``/``--datasets`` keep only those names)."""
-    from .evaluate import evaluate_runs
     from .plan import load_plan
     from .results_store import ResultsStore
     from .runner import estimate_cpu_s, run_plan, split_done
@@ -233,10 +239,7 @@ def _run_from_plan(args) -> int:
     records = run_plan(runs, results_dir, jobs=args.jobs, timeout_s=args.timeout,
                        memory_mb=args.memory_mb, progress=not args.no_progress, threads=args.threads,
                        sandbox=args.sandbox, hidden=(data_dir, cache_dir))
-    if not args.no_evaluate:
-        evaluate_runs(results_dir, data_dir, cache_dir)
-        _print_summary(results_dir)
-    return _run_outcome(records, skipped_runs, 1, results_dir, args.allow_missing)
+    return _finish_run(args, records, skipped_runs, 1, results_dir, data_dir, cache_dir)
 
 
 # prefixes of benchmark.harness.runner.plan_runs's skip reasons: absent data or optional dependencies

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -47,6 +46,7 @@ from .storage import (
     pid_alive,
     read_meta,
     save_dataset,
+    temp_writer_pid,
     verify_dataset,
     write_atomic_json,
 )
@@ -114,18 +114,6 @@ def verify_entry(entry: Path) -> None:
                                     "rewritten)")
 
 
-def _writer_pid(name: str) -> tuple[bool, int | None]:
-    """(is a temporary name, pid of its writer or None): ``.NAME.PID.XXXXXXXX.tmp``
-    (DatasetWriter, write_atomic_bytes; without PID from older versions), ``.NAME.copy-PID``
-    (left by older versions, which copied a loader's own directory), ``.NAME.old-PID``
-    (replace_dir)."""
-    if name.endswith(".tmp"):
-        parts = name[1:-4].rsplit(".", 2)
-        return True, int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-    m = re.fullmatch(r"\..+\.(?:copy|old)-(\d+)", name)
-    return m is not None, int(m.group(1)) if m else None
-
-
 def clean_stale_cache_tmp(cache_dir: Path) -> int:
     """Remove temporary directories and files that killed processes left in the cache's
     ``datasets/`` and ``datasets/.index/``; those of a live process (its pid is in the name, this
@@ -133,7 +121,7 @@ def clean_stale_cache_tmp(cache_dir: Path) -> int:
     base = Path(cache_dir) / "datasets"
     n = 0
     for p in [*base.glob(".*"), *base.glob(".index/.*")]:
-        is_tmp, pid = _writer_pid(p.name)
+        is_tmp, pid = temp_writer_pid(p.name)
         if not is_tmp or (pid is not None and (pid == os.getpid() or pid_alive(pid))):
             continue
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -129,6 +130,19 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def temp_writer_pid(name: str) -> tuple[bool, int | None]:
+    """(is a temporary name, pid of its writer or None) for the names this module's writers
+    and the harness give temporaries: ``.NAME.PID.XXXXXXXX.tmp`` (DatasetWriter,
+    write_atomic_bytes, a run directory being written; without PID from older versions),
+    ``.NAME.old-PID`` (replace_dir, a run being replaced) and ``.NAME.copy-PID`` (left in caches
+    by older versions)."""
+    if name.endswith(".tmp"):
+        parts = name[1:-4].rsplit(".", 2)
+        return True, int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+    m = re.fullmatch(r"\..+\.(?:copy|old)-(\d+)", name)
+    return m is not None, int(m.group(1)) if m else None
 
 
 def write_atomic_bytes(path: Path, data: bytes) -> None:

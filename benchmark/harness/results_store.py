@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..core.storage import pid_alive
+from ..core.storage import pid_alive, temp_writer_pid
 
 RUNS = "runs"
 """Name of the folder of runs inside a results directory."""
@@ -124,16 +124,6 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-def _writer_pid(name: str, marker: str) -> int | None:
-    """The pid in a temporary name: ``.NAME.PID.XXXX.tmp`` (``marker`` ``"tmp"``) or
-    ``.NAME.old-PID`` (``marker`` ``"old"``); None when the name carries none."""
-    if marker == "tmp":
-        parts = name.split(".")
-        return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
-    pid = name.rpartition(".old-")[2]
-    return int(pid) if pid.isdigit() else None
 
 
 class ResultsStore:
@@ -302,11 +292,11 @@ class ResultsStore:
             return pid is None or pid == os.getpid() or not pid_alive(pid)
 
         for p in sorted(self.runs.glob("*/*/.*.tmp")):
-            if stale(_writer_pid(p.name, "tmp")):
+            if stale(temp_writer_pid(p.name)[1]):
                 shutil.rmtree(p, ignore_errors=True)
                 n += 1
         for p in sorted(self.runs.glob("*/*/.*.old-*")):
-            if not stale(_writer_pid(p.name, "old")):
+            if not stale(temp_writer_pid(p.name)[1]):
                 continue
             final = p.with_name(p.name[1:].rpartition(".old-")[0])
             lock = RunLock(final.with_name(f".{final.name}.lock"))

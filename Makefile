@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup sandbox-tool test test-all regress bench perf leaderboard clean
+.PHONY: setup sandbox-tool browser-tool test test-all regress bench perf leaderboard clean
 
 setup: $(STAMP) sandbox-tool
 
@@ -23,6 +23,22 @@ sandbox-tool:
 	    echo "  or methods run WITHOUT a sandbox (records say \"sandbox\": \"none\")"; \
 	  fi; }
 	@command -v bwrap >/dev/null 2>&1 && echo "sandbox: $$(bwrap --version)" || true
+
+# Chromium, for tests/test_board_html.py only (the leaderboard page rendered headless at 1400 px):
+# a Debian package, installed as root with apt-get like bubblewrap; elsewhere a clear message and
+# those tests skip. Not part of `setup` (a large download no run needs); .ci/run calls it.
+browser-tool:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q chromium fonts-liberation >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium fonts-liberation >/dev/null 2>&1; } || \
+	    echo "warning: apt-get could not install chromium; the page's browser tests skip (fail under EVSEQ_REQUIRE_CHROMIUM=1)"; \
+	  else \
+	    echo "warning: chromium is not installed and this is not root with apt-get:"; \
+	    echo "  install it (Debian/Ubuntu: sudo apt-get install chromium) or the leaderboard"; \
+	    echo "  page's browser tests (tests/test_board_html.py) skip (fail under EVSEQ_REQUIRE_CHROMIUM=1)"; \
+	  fi; }
+	@command -v chromium >/dev/null 2>&1 && echo "browser: $$(chromium --version 2>/dev/null)" || true
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

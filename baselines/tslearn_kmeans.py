@@ -1,10 +1,11 @@
-"""``tslearn-kmeans``: tslearn's TimeSeriesKMeans on the per-sequence count series.
+"""``tslearn-kmeans``: tslearn's TimeSeriesKMeans on per-type timestamp or count series.
 
 The "clustering methods from the tslearn library" baseline of the LAL paper (§5, Tables 5 and 8).
 Each sequence becomes a multivariate series with one channel per event type (see
-``baselines/_series.py``), z-normalised per sequence and channel with
-``TimeSeriesScalerMeanVariance`` as tslearn recommends, and all sequences are clustered at once by
-``tslearn.clustering.TimeSeriesKMeans``.
+``baselines/_series.py``): by default and in both presets the LAL authors' input, the times of the
+first 100 events of each type, zero-padded and unscaled; the binned count series z-normalised per
+sequence and channel (the input before issue 32) remain as ``series="cumulative",
+scaling="znorm"``. All sequences are clustered at once by ``tslearn.clustering.TimeSeriesKMeans``.
 """
 
 from __future__ import annotations
@@ -19,18 +20,25 @@ METRICS = ("euclidean", "dtw", "softdtw")
 
 @register_method("tslearn-kmeans")
 class TslearnKMeans(TslearnSeriesClusterer):
-    """k-means for time series (tslearn) on z-normalised per-type count series.
+    """k-means for time series (tslearn) on per-type timestamp (or count) series.
 
     Parameters
     ----------
     n_clusters : int, default=2
         Number of clusters (the harness passes the dataset's K).
-    n_steps : int >= 2, default=128
-        Bins per sequence (time steps of each series); the LAL authors' partition uses 128.
-    series : {"cumulative", "counts"}, default="cumulative"
-        The counting process N_c(t) at each bin end, or the events per bin.
+    n_steps : int >= 2, default=100
+        Time steps of each series: timestamps kept per type (the LAL authors kept 100), or bins
+        per sequence for the count series (the LAL authors' partition uses 128).
+    series : {"timestamps", "cumulative", "counts"}, default="timestamps"
+        The times of the first ``n_steps`` events of each type, zero-padded (the LAL authors'
+        input); or the counting process N_c(t) at each of ``n_steps`` bin ends; or the events
+        per bin (``baselines/_series.py``).
     window_start : {"zero", "first"}, default="zero"
-        Bins cover [0, window end] (as LAL does) or start at the first event.
+        Times (and bins) count from 0 (as LAL does) or from the sequence's first event.
+    scaling : {"none", "znorm"}, default="none"
+        ``"none"``: the series as built (the LAL authors' input is unscaled); ``"znorm"``: each
+        channel of each sequence z-normalised over time (``TimeSeriesScalerMeanVariance``, the
+        board's input before issue 32; ``leaderboard/variants/tslearn_znorm``).
     metric : {"euclidean", "dtw", "softdtw"}, default="euclidean"
         ``TimeSeriesKMeans`` metric; "dtw" uses DBA barycentres; the DTW variants cost
         O(n_steps²) per pair.
@@ -51,8 +59,12 @@ class TslearnKMeans(TslearnSeriesClusterer):
         ``inertia`` of the fitted estimator.
     """
 
-    presets = {"quick": {"n_steps": 32, "n_init": 2, "max_iter": 30},
-               "paper": {"n_steps": 128, "n_init": 5, "max_iter": 100}}
+    # both presets: the LAL authors' input (first 100 timestamps per type, unscaled); quick is a
+    # shorter schedule of the same method
+    presets = {"quick": {"series": "timestamps", "scaling": "none", "n_steps": 100,
+                         "n_init": 2, "max_iter": 30},
+               "paper": {"series": "timestamps", "scaling": "none", "n_steps": 100,
+                         "n_init": 5, "max_iter": 100}}
     paper = ("tslearn TimeSeriesKMeans (Tavenard et al., JMLR 2020) as a baseline in "
              "the LAL paper, §5")
     _parameter_constraints = {
@@ -63,9 +75,10 @@ class TslearnKMeans(TslearnSeriesClusterer):
     def __init__(
         self,
         n_clusters: int = 2,
-        n_steps: int = 128,
-        series: str = "cumulative",
+        n_steps: int = 100,
+        series: str = "timestamps",
         window_start: str = "zero",
+        scaling: str = "none",
         metric: str = "euclidean",
         n_init: int = 5,
         max_iter: int = 100,
@@ -75,6 +88,7 @@ class TslearnKMeans(TslearnSeriesClusterer):
         self.n_steps = n_steps
         self.series = series
         self.window_start = window_start
+        self.scaling = scaling
         self.metric = metric
         self.n_init = n_init
         self.max_iter = max_iter

@@ -1,11 +1,16 @@
-"""``tslearn-kshape``: tslearn's k-Shape on the per-sequence count series.
+"""``tslearn-kshape``: tslearn's k-Shape on per-type timestamp or count series.
 
 The "clustering methods from the tslearn library" baseline of the LAL paper (§5, Tables 5 and 8).
-k-Shape (Paparrizos & Gravano, SIGMOD 2015) clusters z-normalised series under the shape-based
-distance (1 − max normalised cross-correlation over shifts) with shape-extraction centroids.
-Each sequence becomes a multivariate series with one channel per event type (see
-``baselines/_series.py``), z-normalised per sequence and channel with
-``TimeSeriesScalerMeanVariance``, which k-Shape requires.
+k-Shape (Paparrizos & Gravano, SIGMOD 2015) clusters series under the shape-based distance
+(1 − max normalised cross-correlation over shifts) with shape-extraction centroids.
+Each sequence becomes a multivariate series (N, n_steps, n_types) with one channel per event type
+(see ``baselines/_series.py``): by default and in both presets the LAL authors' input, the times
+of the first 100 events of each type, zero-padded and unscaled. Shifts run along the step axis
+(the k-th event of every type at once), never across types. tslearn's ``KShape.fit`` does not
+z-normalise its input: "unscaled" means the series reach the cross-correlation as built, which
+divides by each whole series' norm (invariant to one scale factor per sequence, not to offsets);
+the centroids are z-normalised per channel after each update. ``scaling="znorm"`` (the input
+before issue 32, with ``series="cumulative"``) z-normalises every channel first.
 """
 
 from __future__ import annotations
@@ -16,18 +21,25 @@ from benchmark.core.registry import register_method
 
 @register_method("tslearn-kshape")
 class TslearnKShape(TslearnSeriesClusterer):
-    """k-Shape (tslearn) on z-normalised per-type count series.
+    """k-Shape (tslearn) on per-type timestamp (or count) series.
 
     Parameters
     ----------
     n_clusters : int, default=2
         Number of clusters (the harness passes the dataset's K).
-    n_steps : int >= 2, default=128
-        Bins per sequence (time steps of each series); the LAL authors' partition uses 128.
-    series : {"cumulative", "counts"}, default="cumulative"
-        The counting process N_c(t) at each bin end, or the events per bin.
+    n_steps : int >= 2, default=100
+        Time steps of each series: timestamps kept per type (the LAL authors kept 100), or bins
+        per sequence for the count series (the LAL authors' partition uses 128).
+    series : {"timestamps", "cumulative", "counts"}, default="timestamps"
+        The times of the first ``n_steps`` events of each type, zero-padded (the LAL authors'
+        input); or the counting process N_c(t) at each of ``n_steps`` bin ends; or the events
+        per bin (``baselines/_series.py``).
     window_start : {"zero", "first"}, default="zero"
-        Bins cover [0, window end] (as LAL does) or start at the first event.
+        Times (and bins) count from 0 (as LAL does) or from the sequence's first event.
+    scaling : {"none", "znorm"}, default="none"
+        ``"none"``: the series as built (the LAL authors' input is unscaled); ``"znorm"``: each
+        channel of each sequence z-normalised over time (``TimeSeriesScalerMeanVariance``, the
+        board's input before issue 32; ``leaderboard/variants/tslearn_znorm``).
     n_init : int, default=3
         k-Shape restarts (the best inertia is kept).
     max_iter : int, default=100
@@ -45,8 +57,12 @@ class TslearnKShape(TslearnSeriesClusterer):
         ``inertia`` of the fitted estimator.
     """
 
-    presets = {"quick": {"n_steps": 32, "n_init": 1, "max_iter": 30},
-               "paper": {"n_steps": 128, "n_init": 3, "max_iter": 100}}
+    # both presets: the LAL authors' input (first 100 timestamps per type, unscaled); quick is a
+    # shorter schedule of the same method
+    presets = {"quick": {"series": "timestamps", "scaling": "none", "n_steps": 100,
+                         "n_init": 1, "max_iter": 30},
+               "paper": {"series": "timestamps", "scaling": "none", "n_steps": 100,
+                         "n_init": 3, "max_iter": 100}}
     paper = ("k-Shape (Paparrizos & Gravano, SIGMOD 2015) in tslearn as a baseline in "
              "the LAL paper, §5")
     _parameter_constraints = TslearnSeriesClusterer._parameter_constraints
@@ -54,9 +70,10 @@ class TslearnKShape(TslearnSeriesClusterer):
     def __init__(
         self,
         n_clusters: int = 2,
-        n_steps: int = 128,
-        series: str = "cumulative",
+        n_steps: int = 100,
+        series: str = "timestamps",
         window_start: str = "zero",
+        scaling: str = "none",
         n_init: int = 3,
         max_iter: int = 100,
         seed: int = 0,
@@ -65,6 +82,7 @@ class TslearnKShape(TslearnSeriesClusterer):
         self.n_steps = n_steps
         self.series = series
         self.window_start = window_start
+        self.scaling = scaling
         self.n_init = n_init
         self.max_iter = max_iter
         self.seed = seed

@@ -226,11 +226,11 @@ def oracle_log_likelihoods(dataset_dir: Path) -> np.ndarray:
 
 
 def _make_loader(family: str, n_clusters: int):
-    def load(ctx: LoadContext) -> Dataset:
-        return make_lal_dataset(family, n_clusters, seed=0)
+    def draw(ctx: LoadContext, seed: int = 0) -> Dataset:
+        return make_lal_dataset(family, n_clusters, seed=seed)
 
-    load.__name__ = dataset_name(family, n_clusters)
-    return load
+    draw.__name__ = dataset_name(family, n_clusters)
+    return draw
 
 
 def _make_generate(name: str):
@@ -248,6 +248,7 @@ _DESCRIPTIONS = {
 
 for _family in FAMILIES:
     for _k in CLUSTER_COUNTS:
+        _load = _make_loader(_family, _k)  # seed 0 as the registered set, seed S as NAME@draw=S
         register_dataset(
             dataset_name(_family, _k), kind="synthetic", n_clusters=_k,
             description=f"LAL synthetic: {_k} clusters x 400 Hawkes sequences, 5 types, "
@@ -256,7 +257,8 @@ for _family in FAMILIES:
             paper_stats={"mean_length": PAPER_MEAN_LENGTH[_family, _k],
                          "n_sequences": 400 * _k, "n_types": 5},
             generate=_make_generate(dataset_name(_family, _k)), oracle=oracle_log_likelihoods,
-        )(_make_loader(_family, _k))
+            draw=_load,
+        )(_load)
 
 
 def _parse_name(name: str) -> tuple[str, int] | None:

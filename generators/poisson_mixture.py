@@ -49,7 +49,12 @@ def simulate_poisson_mixture(
                    {"rates": rates, "seed": seed, "n_clusters": n_clusters})
 
 
+def _draw(ctx: LoadContext, seed: int = 0) -> Dataset:
+    return simulate_poisson_mixture(seed=seed)
+
+
 @register_dataset("poisson_mixture", kind="toy", n_clusters=3, version="1",
-                  description="3 clusters x 100 sequences, 4 types, Poisson rates per cluster")
+                  description="3 clusters x 100 sequences, 4 types, Poisson rates per cluster",
+                  draw=_draw)
 def poisson_mixture(ctx: LoadContext) -> Dataset:
     return simulate_poisson_mixture()

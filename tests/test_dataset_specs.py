@@ -29,7 +29,7 @@ from generators.poisson_mixture import simulate_poisson_mixture
 REPO = Path(__file__).resolve().parent.parent
 LAL_NAMES = [f"{p}K{k}_C5" for p in ("", "sin_", "trunc_") for k in (2, 3, 4, 5)]
 FIELDS = ["name", "load", "kind", "n_clusters", "description", "version", "family", "heavy",
-          "paper_stats", "generate", "oracle"]
+          "paper_stats", "generate", "oracle", "draw"]
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_p_value_is_the_one_sample_t_test():
 
 
 def test_reasons_table_first_then_method():
-    assert "z-normalise each channel" in reason_for("tslearn-kmeans", "Table 4/5")
+    assert "splits long from short sequences" in reason_for("tslearn-kmeans", "Table 4/5")
     assert "docs/tslearn_tsfresh.md" in reason_for("tslearn-kshape", "Table 8")
     assert "docs/lal.md#purity-investigation" in reason_for("lal", "Table 4/5")
     assert "CatBoost probe" in reason_for("lal", "Table 9")  # (lal, Table 9) overrides lal
@@ -113,7 +113,7 @@ def test_table_verdicts_reasons_and_notes(small):
     assert list(t.columns) == fidelity.COLUMNS
     by = t.set_index(["row", "method", "dataset", "metric"])
     ts = by.loc[("tslearn-kmeans", "tslearn-kmeans", "K3_C5", "purity")]
-    assert ts["verdict"] == "below" and "z-normalise each channel" in ts["reason"]
+    assert ts["verdict"] == "below" and "splits long from short" in ts["reason"]
     dm = by.loc[("dmhp", "dmhp", "K2_C5", "purity")]  # 0.998 vs 1.00: within the tolerance
     assert dm["verdict"] == "reproduced" and dm["reason"] == "" and dm["p_value"] == 0.0
     tf = by.loc[("tsfresh-kmeans", "tsfresh-kmeans", "IPTV", "roc_auc")]

@@ -85,6 +85,10 @@ class DatasetSpec:
         ``generate(out_dir: Path, seed: int = 0) -> Path``: a fresh draw with generator seed
         ``seed`` written to ``out_dir`` (``python -m benchmark generate --seed``). None: the
         stored set is copied, seed 0 only.
+    draw : callable or None, default None
+        ``draw(ctx: LoadContext, seed: int) -> Dataset``: the set generated with generator seed
+        ``seed`` (the registered set is seed 0). Makes the names ``NAME@draw=S`` (S >= 1) valid
+        datasets: :func:`get_dataset` derives their specs (:func:`draw_name`). None: no draws.
     oracle : callable or None, default None
         ``oracle(dataset_dir: Path) -> ndarray``: float64 (N, K), each stored sequence's
         log-likelihood (nats) under each cluster's true generator parameters, read from the
@@ -104,6 +108,7 @@ class DatasetSpec:
     paper_stats: dict[str, Any] | None = None
     generate: Callable[..., Path] | None = None
     oracle: Callable[[Path], Any] | None = None
+    draw: Callable[..., Dataset | ShardedDataset] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in DATASET_KINDS:
@@ -116,7 +121,7 @@ class DatasetSpec:
         if not isinstance(self.version, str) or not self.version:
             raise ValueError(f"dataset {self.name!r}: version must be a non-empty str, got "
                              f"{self.version!r}")
-        for hook in ("load", "generate", "oracle"):
+        for hook in ("load", "generate", "oracle", "draw"):
             value = getattr(self, hook)
             if value is not None and not callable(value):
                 raise TypeError(f"dataset {self.name!r}: {hook} must be callable, got {value!r}")
@@ -147,6 +152,7 @@ def register_dataset(
     paper_stats: dict[str, Any] | None = None,
     generate: Callable[..., Path] | None = None,
     oracle: Callable[[Path], Any] | None = None,
+    draw: Callable[..., Dataset | ShardedDataset] | None = None,
     **unknown: Any,
 ) -> Callable:
     """Register the decorated loader as dataset ``name``.
@@ -178,7 +184,7 @@ def register_dataset(
             name=name, load=fn, kind=kind, n_clusters=n_clusters,
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             version=version, family=family, heavy=heavy, paper_stats=paper_stats,
-            generate=generate, oracle=oracle,
+            generate=generate, oracle=oracle, draw=draw,
         )
         return fn
 
@@ -385,9 +391,52 @@ def _get(table: dict, kind: str, name: str):
     return table[name]
 
 
+DRAW_TAG = "@draw="
+"""Separates a registered set's name from a generator seed: ``K3_C5@draw=2``."""
+_DRAW_SPECS: dict[str, DatasetSpec] = {}
+
+
+def draw_name(name: str, seed: int) -> str:
+    """The dataset name of generator draw ``seed`` of the registered set ``name``."""
+    return f"{name}{DRAW_TAG}{int(seed)}"
+
+
+def split_draw(name: str) -> tuple[str, int | None]:
+    """``("K3_C5", 2)`` for ``"K3_C5@draw=2"``; ``(name, None)`` for a name without a draw.
+
+    Raises :class:`UnknownNameError` when the part after ``@draw=`` is not an integer >= 1."""
+    if DRAW_TAG not in name:
+        return name, None
+    base, _, seed = name.partition(DRAW_TAG)
+    if not seed.isdigit() or int(seed) < 1:
+        raise UnknownNameError(f"dataset {name!r}: the draw must be an integer >= 1 after "
+                               f"{DRAW_TAG!r} (draw 0 is {base!r} itself)")
+    return base, int(seed)
+
+
 def get_dataset(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` registered as ``name`` (:class:`UnknownNameError` if none)."""
-    return _get(DATASETS, "dataset", name)
+    """The :class:`DatasetSpec` registered as ``name`` (:class:`UnknownNameError` if none).
+
+    ``NAME@draw=S`` gives a spec derived from ``NAME``'s: the same K, family, version and
+    oracle, its data generated with generator seed ``S`` (``DatasetSpec.draw``); such names are
+    valid wherever a dataset name is, but are not listed among the registered sets."""
+    base_name, seed = split_draw(name)
+    base = _get(DATASETS, "dataset", base_name)
+    if seed is None:
+        return base
+    if base.draw is None:
+        with_draws = sorted(n for n, s in DATASETS.items() if s.draw is not None)
+        raise UnknownNameError(f"dataset {name!r}: {base_name!r} has no generator draws; the "
+                               f"sets with draws are {', '.join(with_draws) or 'none'}")
+    if name not in _DRAW_SPECS:
+        from dataclasses import replace
+        from functools import partial
+
+        _DRAW_SPECS[name] = replace(
+            base, name=name, load=partial(base.draw, seed=seed),
+            description=f"{base.description} (generator draw {seed})", generate=None,
+            draw=None, paper_stats=None)
+    return _DRAW_SPECS[name]
 
 
 def get_method(name: str) -> type:

@@ -59,10 +59,11 @@ REASONS: dict[str | tuple[str, str], str] = {
     "autoencoder": "the paper does not give its architecture; count images alone separate Hawkes "
                    "clusters poorly (docs/autoencoder.md#leaderboard-paper-profile-5-seeds)",
     "thp": "not investigated yet (docs/thp.md#leaderboard-paper-profile-5-seeds)",
-    "tslearn-kmeans": "presets z-normalise each channel, removing each type's rate "
-                      "(docs/tslearn_tsfresh.md#measured-numbers)",
-    "tslearn-kshape": "presets z-normalise each channel, removing each type's rate "
-                      "(docs/tslearn_tsfresh.md#measured-numbers)",
+    "tslearn-kmeans": "on the authors' unscaled timestamps, Euclidean k-means splits long from "
+                      "short sequences on the exp sets (docs/tslearn_tsfresh.md#the-authors-input"
+                      "-issue-32-leaderboard-5-seeds)",
+    "tslearn-kshape": "quick preset only (docs/tslearn_tsfresh.md#the-authors-input-issue-32-"
+                      "leaderboard-5-seeds)",
     "tsfresh-kmeans": "quick preset only (10 minimal features per series on 32 bins; a few "
                       "heavy-tailed standardised features dominate) "
                       "(docs/tslearn_tsfresh.md#measured-numbers)",

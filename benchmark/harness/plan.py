@@ -21,6 +21,8 @@ datasets × seeds with one profile, probe flag, thread count, device and paramet
     datasets = ["IPTV"]
     seeds = [1, 2]
     device = "cuda"                 # sets the method's `device` parameter ("cpu": nothing to set)
+    draws = [1, 2, 3]               # each dataset D becomes D@draw=1, D@draw=2, D@draw=3: fresh
+                                    # generator draws (DatasetSpec.draw), for the draws table
     status = "pending"              # declared, not yet run: `run --plan` skips it by default
     note = "not run yet"
 
@@ -47,7 +49,17 @@ from typing import Any
 
 import numpy as np
 
-from ..core.registry import DATASETS, METHODS, METRICS, discover, get_method_info
+from ..core.registry import (
+    DATASETS,
+    DRAW_TAG,
+    METHODS,
+    METRICS,
+    UnknownNameError,
+    discover,
+    draw_name,
+    get_dataset,
+    get_method_info,
+)
 from .results_store import METRICS_FILE, ResultsStore
 from .runner import Plan, RunSpec, plan_runs, resolve_params
 
@@ -62,8 +74,8 @@ FAMILY_PREFIX = "@"
 BUILTIN_DEFAULTS: dict[str, Any] = {"profile": "paper", "seeds": [0, 1, 2, 3, 4], "probe": True,
                                     "threads": 1}
 DEFAULT_KEYS = ("profile", "seeds", "probe", "threads", "device")
-CELL_KEYS = ("name", "methods", "datasets", "seeds", "profile", "probe", "threads", "device",
-             "params", "status", "note")
+CELL_KEYS = ("name", "methods", "datasets", "draws", "seeds", "profile", "probe", "threads",
+             "device", "params", "status", "note")
 STATUSES = ("done", "pending")
 COST_METRICS = frozenset({"wall_time_s", "cpu_time_s", "peak_rss_mb"})
 """Metrics of time and memory: shown by :func:`reproduce_run`, never required to match."""
@@ -228,7 +240,10 @@ class BoardPlan:
         info = get_method_info(entry.method)
         k = None
         if info.needs_n_clusters:
-            spec_k = DATASETS[entry.dataset].n_clusters if entry.dataset in DATASETS else None
+            try:
+                spec_k = get_dataset(entry.dataset).n_clusters
+            except UnknownNameError:
+                spec_k = None
             k = spec_k if spec_k is not None else rec.get("n_clusters_given")
         spec = RunSpec(method=entry.method, dataset=entry.dataset, seed=entry.seed,
                        profile=entry.cell.profile, params=self._params(entry, k),
@@ -347,11 +362,27 @@ def _datasets(names: list[str]) -> tuple[list[str], list[str]]:
             if not members:
                 unknown.append(f"{n} (families: {', '.join(FAMILY_PREFIX + f for f in families)})")
             out += [d for d in dataset_order(members) if d not in out]
-        elif n not in DATASETS:
-            unknown.append(n)
         elif n not in out:
-            out.append(n)
+            try:
+                get_dataset(n)  # a registered name, or NAME@draw=S of a set with draws
+                out.append(n)
+            except UnknownNameError as e:
+                unknown.append(str(e) if DRAW_TAG in n else n)
     return out, unknown
+
+
+def _draws(value: Any, datasets: list[str]) -> list[str]:
+    """The cell's datasets with ``draws = [...]`` applied: each becomes its draws."""
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in value)
+            or len(set(value)) != len(value)):
+        raise PlanError(f"draws must be a non-empty list of distinct integers >= 1 (generator "
+                        f"seeds; draw 0 is the registered set), got {value!r}")
+    no_draws = [d for d in datasets if get_dataset(d).draw is None]
+    if no_draws:
+        raise PlanError(f"draws: {', '.join(no_draws)} have no generator draws (only generated "
+                        "sets do)")
+    return [draw_name(d, s) for d in datasets for s in value]
 
 
 def load_plan(path: Path | str) -> BoardPlan:
@@ -440,6 +471,8 @@ def load_plan(path: Path | str) -> BoardPlan:
             datasets, unknown = _datasets(_names(raw.get("datasets", ["?"]), "datasets"))
             for n in unknown:
                 unknown_datasets.setdefault(n, []).append(where)
+            if "draws" in raw and not unknown:
+                datasets = _draws(raw["draws"], datasets)
         except PlanError as e:
             bad.append(str(e))
         for m in methods:

@@ -10,7 +10,7 @@ Two uses (``python -m benchmark regress``):
   The current table of ``D`` is aggregated in memory: nothing is written into ``D``, so
   ``--reference D/results.csv --results-dir D`` compares the file with what the runs say.
 * **Committed cells rerun** (``--committed leaderboard [--sample leaderboard/regress_sample.toml]``,
-  ``make regress``): :func:`check_tables` rebuilds ``results.csv`` and ``per_seed.csv`` from the
+  ``make regress``): :func:`check_tables` rebuilds ``results.csv``, ``per_seed.csv`` (and ``draws.csv``) from the
   committed runs into a temporary directory and names every row that differs from the committed
   files; :func:`rerun_sample` reruns each sampled (method, dataset, seed, profile) cell with the
   committed run's parameters, probe flag and thread count into a separate results directory,
@@ -153,9 +153,10 @@ def current_table(results_dir: Path):
 # ------------------------------------------------------------ committed tables vs rebuilt
 PLAN_FILE = "plan.toml"
 """The board's plan in a committed directory (``leaderboard/plan.toml``), used when present."""
-TABLE_KEYS = {"results.csv": 3, "per_seed.csv": 4}
+TABLE_KEYS = {"results.csv": 3, "per_seed.csv": 4, "draws.csv": 3}
 """Committed tables checked against a rebuild, and how many leading columns identify a row
-(``method,dataset,metric`` / ``method,dataset,seed,profile``)."""
+(``method,dataset,metric`` / ``method,dataset,seed,profile`` / ``method,dataset,draw``;
+``draws.csv`` only where the board has draw runs)."""
 
 
 def _rows(text: str, n_key: int) -> tuple[list[str], dict[tuple, dict[str, str]]]:
@@ -212,7 +213,8 @@ def check_tables(committed: Path, work: Path | None = None, plan=None) -> list[s
     """Rebuild the report of the committed runs in ``committed`` into a temporary directory
     (:func:`benchmark.harness.report.build_report`, with the board's ``plan`` when there is one,
     as ``make leaderboard`` renders it; nothing in ``committed`` is written) and compare its
-    ``results.csv`` and ``per_seed.csv`` byte for byte with the committed files.
+    ``results.csv``, ``per_seed.csv`` and ``draws.csv`` (:data:`TABLE_KEYS`) byte for byte with
+    the committed files.
 
     Returns
     -------
@@ -228,6 +230,8 @@ def check_tables(committed: Path, work: Path | None = None, plan=None) -> list[s
         problems = []
         for name, n_key in TABLE_KEYS.items():
             mine = committed / name
+            if name == "draws.csv" and not mine.exists() and not (out / name).exists():
+                continue
             if not mine.exists():
                 problems.append(f"{name}: missing from {committed}")
                 continue

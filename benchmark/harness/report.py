@@ -7,22 +7,31 @@ Writes into the output directory (``leaderboard/`` by default):
   directory, relative to the results directory) and one column per metric;
 * ``README.md``    Markdown tables (purity, ARI, ROC-AUC, runtime, memory) with the best value of
   each dataset column in bold and the paper's numbers (``paper_reference.csv``) beside ours;
-* ``index.html``   the same tables as a static page with the plots;
+* ``index.html``   the page a user opens first (:mod:`benchmark.harness.board_html`): a summary of
+  mean purity ranks, sortable tables grouped by dataset family, machines per cell, the plots;
+* ``draws.csv``    one row per (method, synthetic set, generator draw) of the draws table
+  (:mod:`benchmark.harness.draws`), when the results have draw runs;
 * ``purity.png``   purity per dataset per method; ``runtime_vs_purity.png``.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
 
 from ..core.registry import METRICS, discover
 from ..core.storage import write_atomic_bytes
-from . import fidelity
-from .evaluate import RESULT_COLUMNS, aggregate, chosen_runs, collect, dataset_order, failures
-from .evaluate import board_method
+from . import board_html, draws, fidelity
+from .evaluate import (
+    RESULT_COLUMNS,
+    aggregate,
+    board_method,
+    chosen_runs,
+    collect,
+    dataset_order,
+    failures,
+)
 
 PAPER_REFERENCE = Path(__file__).resolve().parents[2] / "leaderboard" / "paper_reference.csv"
 ORACLE_REFERENCE = PAPER_REFERENCE.with_name("oracle_reference.csv")
@@ -33,11 +42,12 @@ HARDWARE_METRICS = {"wall_time_s", "peak_rss_mb"}  # cells get an `m` mark when 
 PROTOCOL = (
     "**Protocol.** A cell is the mean ± sample std over the method's seeds (0–4, `(n/5)` where "
     "fewer). Synthetic cells vary the method seed on ONE generator draw (generator seed 0), so "
-    "± std does not cover the data: how much a cell moves between draws of the same generator "
-    "is not in these tables. Rows named `METHOD [gpu]` hold the runs whose method ran on a GPU "
-    "(`params.device` `cuda` in the record); a GPU run and a CPU run are never averaged into one "
-    "cell, and \"Where the runs ran\" lists the machines of every row. \"Fidelity\" (at the "
-    "end) sets each number of the LAL paper against ours.")
+    "± std does not cover the data; \"Spread over generator draws\" shows how much a cell moves "
+    "between draws of the same generator (method seed 0 on draws 0-3). Rows named "
+    "`METHOD [gpu]` hold the runs whose method ran on a GPU (`params.device` `cuda` in the "
+    "record); a GPU run and a CPU run are never averaged into one cell, and \"Where the runs "
+    "ran\" lists the machines of every row. \"Fidelity\" sets each number of the LAL paper "
+    "against ours.")
 """The board's statement of what a cell's ± covers and how devices are kept apart."""
 TABLES = [  # (metric, title, decimals)
     ("purity", "Purity (LAL paper eq. 23), mean ± std over seeds", 2),
@@ -151,17 +161,6 @@ def _markdown(header, rows, bold) -> str:
     return "\n".join(out)
 
 
-def _html_table(header, rows, bold) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for row, b in zip(rows, bold):
-        cls = ' class="paper"' if _is_reference(row) else ""
-        tds = "".join(f"<td>{'<b>' if f else ''}{html.escape(c)}{'</b>' if f else ''}</td>"
-                      for c, f in zip(row, b))
-        body.append(f"<tr{cls}>{tds}</tr>")
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 def _plots(res, out_dir: Path) -> list[str]:
     import matplotlib
 
@@ -170,6 +169,9 @@ def _plots(res, out_dir: Path) -> list[str]:
 
     made = []
     pur = res[res.metric == "purity"]
+    # one colour and marker per board row, the same in both plots (tab10 repeats after 10 rows)
+    style = {m: {"color": plt.cm.tab20(j % 20), "marker": "osD^v<>p*h"[j % 10]}
+             for j, m in enumerate(sorted(set(pur.method)))}
     if len(pur):
         datasets = dataset_order(pur.dataset)
         methods = sorted(set(pur.method))
@@ -179,29 +181,29 @@ def _plots(res, out_dir: Path) -> list[str]:
             vals = [pur[(pur.method == m) & (pur.dataset == d)] for d in datasets]
             mean = [v["mean"].iloc[0] if len(v) else np.nan for v in vals]
             std = [v["std"].iloc[0] if len(v) else 0 for v in vals]
-            ax.bar(np.arange(len(datasets)) + j * w, mean, w, yerr=std, label=m, capsize=2)
+            ax.bar(np.arange(len(datasets)) + j * w, mean, w, yerr=std, label=m, capsize=2,
+                   color=style[m]["color"])
         ax.set_xticks(np.arange(len(datasets)) + 0.4 - w / 2)
         ax.set_xticklabels(datasets, rotation=45, ha="right")
         ax.set_ylabel("purity")
         ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
-        fig.savefig(out_dir / "purity.png", dpi=100)
+        ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.005, 1))
+        fig.savefig(out_dir / "purity.png", dpi=100, bbox_inches="tight")
         plt.close(fig)
         made.append("purity.png")
     wt = res[res.metric == "wall_time_s"].set_index(["method", "dataset"])["mean"]
     pm = pur.set_index(["method", "dataset"])["mean"]
     both = pm.to_frame("purity").join(wt.to_frame("time"), how="inner")
     if len(both):
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(7, 4.5))
         for m, g in both.groupby(level=0):
-            ax.scatter(g["time"], g["purity"], label=m, s=18)
+            ax.scatter(g["time"], g["purity"], label=m, s=22, alpha=0.85, **style[m])
         ax.set_xscale("log")
-        ax.set_xlabel("wall time per run (s, log)")
+        ax.set_xlabel("wall time per run (s, log); one point per (method, dataset)")
         ax.set_ylabel("purity")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out_dir / "runtime_vs_purity.png", dpi=100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+        fig.savefig(out_dir / "runtime_vs_purity.png", dpi=100, bbox_inches="tight")
         plt.close(fig)
         made.append("runtime_vs_purity.png")
     return made
@@ -250,20 +252,35 @@ def per_seed_table(rows: list[dict], chosen: dict, results_dir: Path):
                             if c.name == "dataset" else c).reset_index(drop=True)
 
 
-def _isolation_section(records: list[dict]) -> list[str]:
-    """Markdown lines: how many of the board's runs ran in the sandbox, without it, or before
-    it existed (records without a ``sandbox`` field)."""
+def _isolation_rows(records: list[dict]) -> list[tuple[int, str]]:
+    """(runs, how their method's process ran): how many of the board's runs ran in the sandbox,
+    without it, or before it existed (records without a ``sandbox`` field)."""
     counts: dict[str, int] = {}
     for rec in records:
         counts[rec.get("sandbox", "before")] = counts.get(rec.get("sandbox", "before"), 0) + 1
-    if not counts:
-        return []
     what = {"bwrap": "in the bubblewrap sandbox (no data, cache, results or repository in view)",
             "none": "without a sandbox (cells marked `u`)",
             "before": "before the harness had a sandbox (records without a `sandbox` field; "
                       "the suite's own methods, whose code is reviewed)"}
+    return [(n, what.get(k, k)) for k, n in sorted(counts.items())]
+
+
+def _isolation_section(records: list[dict]) -> list[str]:
+    """Markdown lines of :func:`_isolation_rows` (none without records)."""
+    rows = _isolation_rows(records)
+    if not rows:
+        return []
     return ["## Isolation", "", "| runs | how the method's process ran |", "|---|---|",
-            *[f"| {n} | {what.get(k, k)} |" for k, n in sorted(counts.items())], ""]
+            *[f"| {n} | {what} |" for n, what in rows], ""]
+
+
+def _cell_machines(chosen: dict) -> dict[tuple[str, str], dict[str, int]]:
+    """(board row, dataset) -> {machine description: number of its chosen runs}."""
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for (m, d, _), (_, rec) in chosen.items():
+        counts = out.setdefault((m, d), {})
+        counts[_machine(rec)] = counts.get(_machine(rec), 0) + 1
+    return out
 
 
 def _mixed_machine_cells(chosen: dict) -> set[tuple[str, str]]:
@@ -274,15 +291,20 @@ def _mixed_machine_cells(chosen: dict) -> set[tuple[str, str]]:
     return {cell for cell, machines in seen.items() if len(machines) > 1}
 
 
-def _html_machines(machines: dict[str, dict[str, int]]) -> str:
-    """"Where the runs ran" as HTML: one line per board row with its machines and run counts."""
-    if not machines:
-        return ""
-    rows = "".join(f"<tr><td>{html.escape(m)}</td><td>"
-                   + html.escape("; ".join(f"{h} ({n})" for h, n in sorted(c.items())))
-                   + "</td></tr>" for m, c in sorted(machines.items()))
-    return ("<h2>Where the runs ran</h2><table><thead><tr><th>method</th><th>machine (runs)</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+def _draws_section(rows, draw_rows, chosen, results_dir: Path, res, board, out_dir: Path):
+    """Write ``draws.csv`` (one row per method, set and draw) and return the board's section
+    "Spread over generator draws" as (title, intro, header, rows, bold), or None when there are
+    no draw runs and none pending (``draws.csv`` is then removed)."""
+    frame = draws.draw_frame(rows, draw_rows, chosen, results_dir)
+    pending = board.pending if board is not None else {}
+    if not len(frame) and not any(draws.is_draw(d) for _, d in pending):
+        (out_dir / "draws.csv").unlink(missing_ok=True)
+        return None
+    write_atomic_bytes(out_dir / "draws.csv", frame.to_csv(index=False).encode())
+    pur = res[(res.metric == "purity") & (res.n_seeds > 1)]
+    seed_std = {(m, d): float(v) for m, d, v in zip(pur.method, pur.dataset, pur["std"])}
+    return ("Spread over generator draws", draws.INTRO,
+            *draws.draws_table(frame, seed_std, pending))
 
 
 def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
@@ -295,7 +317,8 @@ def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     board = plan.board(Path(results_dir)) if plan is not None else None
-    chosen = chosen_runs(results_dir) if board is None else board.chosen
+    chosen, draw_chosen = draws.split_chosen(
+        chosen_runs(results_dir) if board is None else board.chosen)
     rows = collect(results_dir, chosen)
     res = aggregate(rows)
     quick = {(r["method"], r["dataset"]): " q" for r in rows if r["profile"] == "quick"}
@@ -319,7 +342,8 @@ def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
           "mixes hardware. A `u` marks cells with a seed whose method ran without the sandbox "
           "(`\"sandbox\": \"none\"` in its record; see \"Isolation\"). Machine-readable: `results.csv` (these tables), `per_seed.csv` (every "
           "seed's values and its run directory).", "", PROTOCOL, ""]
-    html_parts = []
+    tables = []  # the page's metric tables (board_html.BoardTable)
+    page_sections: list = []  # the page's tables after them (board_html.BoardPage.extra_sections)
     for metric, title, dec in TABLES:
         if not (res.metric == metric).any():
             continue
@@ -332,7 +356,15 @@ def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
         if board is not None:
             fill_pending(header, cells, board.pending)
         md += [f"## {title}", "", _markdown(header, cells, bold), ""]
-        html_parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(header, cells, bold)}")
+        tables.append(board_html.BoardTable(
+            title, header, cells, bold, ref=[_is_reference(r) for r in cells], by_family=True,
+            higher_is_better=METRICS[metric].higher_is_better if metric in METRICS else None,
+            anchor=metric))
+    spread = _draws_section(rows, collect(results_dir, draw_chosen), {**chosen, **draw_chosen},
+                            Path(results_dir), res, board, out_dir)
+    if spread is not None:
+        md += [f"## {spread[0]}", "", spread[1], "", _markdown(*spread[2:]), ""]
+        page_sections.append(spread)
     if board is not None:
         md += pending_note(board)
     if fails:
@@ -358,14 +390,15 @@ def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
     write_atomic_bytes(out_dir / "fidelity.csv", fid.to_csv(index=False).encode())
     md += [""] + fidelity.markdown_section(fid)
     write_atomic_bytes(out_dir / "README.md", ("\n".join(md) + "\n").encode())
-    tail = _html_machines(machines) + fidelity.html_section(fid)
-    imgs = "".join(f'<p><img src="{p}" alt="{p}"></p>' for p in plots)
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Leaderboard</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}
-td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child{{text-align:left}}
-tr.paper{{color:#777;font-style:italic}}</style></head><body><h1>Event-sequence clustering leaderboard</h1>
-<p>Bold = best of this suite's methods per dataset; grey italic rows = numbers printed in the LAL paper.</p>
-<p>{html.escape(PROTOCOL.replace("**", "").replace("`", ""))}</p>
-{''.join(html_parts)}{imgs}{tail}</body></html>"""
-    write_atomic_bytes(out_dir / "index.html", page.encode())
+    pur = res[res.metric == "purity"]
+    page = board_html.BoardPage(
+        protocol=PROTOCOL, legend=board_html.LEGEND.format(oracle=ORACLE_ROW), tables=tables,
+        purity=dict(zip(zip(pur.method, pur.dataset), pur["mean"])), rows=sorted(set(res.method)),
+        cell_machines=_cell_machines(chosen), pending=board.pending if board is not None else {},
+        extra_sections=page_sections, machines=machines, plots=plots,
+        fidelity_html=fidelity.html_section(fid), failures=fails,
+        isolation=_isolation_rows([rec for _, rec in chosen.values()]),
+        plan=None if board is None else (board.n_declared, sum(map(len, board.pending.values())),
+                                         len(board.missing)))
+    write_atomic_bytes(out_dir / "index.html", board_html.render_page(page).encode())
     return out_dir

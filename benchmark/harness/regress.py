@@ -581,7 +581,7 @@ def run_committed_checks(committed: Path, sample_path: Path | None, work: Path |
             sandbox = resolve_mode(sandbox, warn=log)  # once: bwrap, or none with one warning
         problems = check_tables(committed, work, plan)
         how = f" with {plan.path}" if plan is not None else ""
-        log(f"tables: {committed}/results.csv and per_seed.csv "
+        log(f"tables: {committed}/results.csv, per_seed.csv and draws.csv "
             + (f"match the report rebuilt{how} from the committed runs" if not problems else
                f"differ from the report rebuilt{how} from the committed runs "
                f"({len(problems)} row(s))"))

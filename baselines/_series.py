@@ -127,22 +127,6 @@ def znormalise(x: np.ndarray) -> np.ndarray:
     return TimeSeriesScalerMeanVariance(mu=0.0, std=1.0).fit_transform(x)
 
 
-def znormalised_series(
-    seqs: EventSequences,
-    n_steps: int,
-    *,
-    series: str = "cumulative",
-    window_start: str = "zero",
-) -> np.ndarray:
-    """Float64 (N, n_steps, n_types): :func:`count_series` scaled as tslearn recommends.
-
-    ``tslearn.preprocessing.TimeSeriesScalerMeanVariance`` gives every channel of every sequence
-    zero mean and unit variance over time (a constant channel becomes all zeros), as tslearn's
-    clustering examples do (the tslearn methods' ``scaling="znorm"``).
-    """
-    return znormalise(count_series(seqs, n_steps, series=series, window_start=window_start))
-
-
 def check_enough_distinct(x: np.ndarray, n_clusters: int) -> None:
     """Raise ValueError if the (N, ...) array has fewer distinct rows than ``n_clusters``
     (centroid methods would then leave a cluster empty)."""

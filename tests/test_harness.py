@@ -236,7 +236,7 @@ def test_report_marks_time_cells_whose_seeds_ran_on_different_machines():
     """A runtime mean over seeds from a GPU machine and a 2-core VM must not pass silently."""
     import pandas as pd
 
-    from benchmark.harness.report import _mixed_machine_cells, build_table
+    from benchmark.harness.report import _cell_machines, _mixed_machine_cells, build_table
 
     vm = {"cpu": "AMD EPYC", "n_cpus": 2}
     gpu_box = {"cpu": "Xeon", "n_cpus": 16, "gpu": "H100"}
@@ -248,7 +248,7 @@ def test_report_marks_time_cells_whose_seeds_ran_on_different_machines():
         ("dmhp", "K2_C5", 0): (None, {"method": "dmhp", "hardware": vm, "threads": 1}),
         ("dmhp", "K2_C5", 1): (None, {"method": "dmhp", "hardware": vm, "threads": 1}),
     }
-    assert _mixed_machine_cells(chosen) == {("thp", "K2_C5")}
+    assert _mixed_machine_cells(_cell_machines(chosen)) == {("thp", "K2_C5")}
     res = pd.DataFrame([
         {"method": m, "dataset": "K2_C5", "metric": "wall_time_s", "mean": t, "std": 1.0,
          "n_seeds": 2} for m, t in (("thp", 40.0), ("dmhp", 15.0))])

@@ -279,16 +279,16 @@ def _cell_machines(chosen: dict) -> dict[tuple[str, str], dict[str, int]]:
     out: dict[tuple[str, str], dict[str, int]] = {}
     for (m, d, _), (_, rec) in chosen.items():
         counts = out.setdefault((m, d), {})
-        counts[_machine(rec)] = counts.get(_machine(rec), 0) + 1
+        desc = _machine(rec)
+        counts[desc] = counts.get(desc, 0) + 1
     return out
 
 
-def _mixed_machine_cells(chosen: dict) -> set[tuple[str, str]]:
-    """(method, dataset) pairs whose chosen runs ran on more than one kind of machine."""
-    seen: dict[tuple[str, str], set[str]] = {}
-    for (m, d, _), (_, rec) in chosen.items():
-        seen.setdefault((m, d), set()).add(_machine(rec))
-    return {cell for cell, machines in seen.items() if len(machines) > 1}
+def _mixed_machine_cells(cell_machines: dict[tuple[str, str], dict[str, int]]
+                        ) -> set[tuple[str, str]]:
+    """(method, dataset) pairs of :func:`_cell_machines` whose runs ran on more than one kind of
+    machine."""
+    return {cell for cell, machines in cell_machines.items() if len(machines) > 1}
 
 
 def _draws_section(rows, draw_rows, chosen, results_dir: Path, res, board, out_dir: Path):
@@ -322,11 +322,12 @@ def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
     rows = collect(results_dir, chosen)
     res = aggregate(rows)
     quick = {(r["method"], r["dataset"]): " q" for r in rows if r["profile"] == "quick"}
-    mixed = _mixed_machine_cells(chosen)
+    cell_machines = _cell_machines(chosen)
+    mixed = _mixed_machine_cells(cell_machines)
     unboxed = {(m, d) for (m, d, _), (_, rec) in chosen.items() if rec.get("sandbox") == "none"}
     write_atomic_bytes(out_dir / "results.csv", res[RESULT_COLUMNS].to_csv(index=False).encode())
-    write_atomic_bytes(out_dir / "per_seed.csv", per_seed_table(rows, chosen, Path(results_dir))
-                       .to_csv(index=False).encode())
+    per_seed = per_seed_table(rows, chosen, Path(results_dir))
+    write_atomic_bytes(out_dir / "per_seed.csv", per_seed.to_csv(index=False).encode())
     paper, oracle = load_paper_reference(), load_oracle_reference()
     fails = failures(results_dir) if board is None else board.failed
     md = ["# Leaderboard", "",
@@ -385,8 +386,7 @@ def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
     md += _isolation_section([rec for _, rec in chosen.values()])
     plots = _plots(res, out_dir)
     md += [f"![{p}]({p})" for p in plots]
-    fid = fidelity.fidelity_table(per_seed_table(rows, chosen, Path(results_dir)), paper,
-                                  dataset_order(paper.dataset))
+    fid = fidelity.fidelity_table(per_seed, paper, dataset_order(paper.dataset))
     write_atomic_bytes(out_dir / "fidelity.csv", fid.to_csv(index=False).encode())
     md += [""] + fidelity.markdown_section(fid)
     write_atomic_bytes(out_dir / "README.md", ("\n".join(md) + "\n").encode())
@@ -394,7 +394,7 @@ def build_report(results_dir: Path, out_dir: Path, plan=None) -> Path:
     page = board_html.BoardPage(
         protocol=PROTOCOL, legend=board_html.LEGEND.format(oracle=ORACLE_ROW), tables=tables,
         purity=dict(zip(zip(pur.method, pur.dataset), pur["mean"])), rows=sorted(set(res.method)),
-        cell_machines=_cell_machines(chosen), pending=board.pending if board is not None else {},
+        cell_machines=cell_machines, pending=board.pending if board is not None else {},
         extra_sections=page_sections, machines=machines, plots=plots,
         fidelity_html=fidelity.html_section(fid), failures=fails,
         isolation=_isolation_rows([rec for _, rec in chosen.values()]),

@@ -1,9 +1,6 @@
 """Generator draws as datasets (``NAME@draw=S``), the plan's ``draws`` key, and the board's
 "Spread over generator draws" table and ``draws.csv``."""
 
-import textwrap
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,14 +17,7 @@ from benchmark.harness import draws
 from benchmark.harness.cli import main
 from benchmark.harness.plan import PlanError, load_plan
 from generators.poisson_mixture import simulate_poisson_mixture
-
-SKIP = ["--skip", "catboost_roc_auc", "catboost_precision", "catboost_recall"]
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "plan.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
+from tests.test_plan import SKIP, write
 
 
 def test_a_draw_is_the_generator_with_another_seed(tmp_path):
